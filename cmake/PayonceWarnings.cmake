@@ -1,0 +1,11 @@
+# Warning flags for PayOnce's own targets (never for generated code).
+function(payonce_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+  if(PAYONCE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(PAYONCE_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()

@@ -1,0 +1,247 @@
+#include "services/order/adapters/pg/pg_order_store.h"
+
+#include <optional>
+#include <string>
+
+namespace payonce::order {
+namespace {
+
+#define ORDER_COLUMNS                                                                      \
+  "order_id, request_id, customer_id, amount_minor, currency, description, status, "       \
+  "coalesce(paid_payment_id, ''), cancel_reason, "                                         \
+  "(extract(epoch FROM created_at) * 1000000)::bigint, "                                   \
+  "(extract(epoch FROM updated_at) * 1000000)::bigint"
+
+constexpr const char* kInsertOrder =
+    "INSERT INTO orders (order_id, request_id, customer_id, amount_minor, currency, "
+    "description, status) VALUES ($1, $2, $3, $4, $5, $6, 'PENDING_PAYMENT') "
+    "ON CONFLICT (request_id) DO NOTHING RETURNING " ORDER_COLUMNS;
+
+constexpr const char* kSelectByRequestId =
+    "SELECT " ORDER_COLUMNS " FROM orders WHERE request_id = $1";
+
+constexpr const char* kSelectById = "SELECT " ORDER_COLUMNS " FROM orders WHERE order_id = $1";
+
+constexpr const char* kSelectByIdForUpdate =
+    "SELECT " ORDER_COLUMNS " FROM orders WHERE order_id = $1 FOR UPDATE";
+
+constexpr const char* kListOrders =
+    "SELECT " ORDER_COLUMNS " FROM orders "
+    "WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR status = $2) "
+    "AND (NOT $3 OR (created_at, order_id) < "
+    "     (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5)) "
+    "ORDER BY created_at DESC, order_id DESC LIMIT $6";
+
+constexpr const char* kCancelOrder =
+    "UPDATE orders SET status = 'CANCELLED', cancel_reason = $2, updated_at = clock_timestamp() "
+    "WHERE order_id = $1 RETURNING " ORDER_COLUMNS;
+
+constexpr const char* kMarkPaid =
+    "UPDATE orders SET status = 'PAID', paid_payment_id = $2, updated_at = clock_timestamp() "
+    "WHERE order_id = $1 RETURNING " ORDER_COLUMNS;
+
+constexpr const char* kInsertTimeline =
+    "INSERT INTO order_timeline (order_id, source, kind, old_status, new_status, payment_id, "
+    "event_id, outcome, payment_status, detail) "
+    "VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), nullif($7, ''), "
+    "nullif($8, ''), nullif($9, ''), $10)";
+
+constexpr const char* kSelectInbox =
+    "SELECT outcome FROM payment_event_inbox WHERE event_id = $1";
+
+constexpr const char* kInsertInbox =
+    "INSERT INTO payment_event_inbox (event_id, order_id, payment_id, status, outcome, source) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+
+constexpr const char* kSelectTimeline =
+    "SELECT (extract(epoch FROM at) * 1000000)::bigint, source, kind, coalesce(old_status, ''), "
+    "coalesce(new_status, ''), coalesce(payment_id, ''), coalesce(event_id, ''), "
+    "coalesce(outcome, ''), coalesce(payment_status, ''), detail "
+    "FROM order_timeline WHERE order_id = $1 ORDER BY entry_id";
+
+constexpr const char* kOrderExists = "SELECT 1 FROM orders WHERE order_id = $1";
+
+#undef ORDER_COLUMNS
+
+Order OrderFromRow(const pqxx::row& r) {
+  Order o;
+  o.order_id = r[0].as<std::string>();
+  o.request_id = r[1].as<std::string>();
+  o.customer_id = r[2].as<std::string>();
+  o.amount_minor = r[3].as<int64_t>();
+  o.currency = r[4].as<std::string>();
+  o.description = r[5].as<std::string>();
+  o.status = ParseOrderStatus(r[6].as<std::string>()).value_or(OrderStatus::kPendingPayment);
+  o.paid_payment_id = r[7].as<std::string>();
+  o.cancel_reason = r[8].as<std::string>();
+  o.created_at_us = r[9].as<int64_t>();
+  o.updated_at_us = r[10].as<int64_t>();
+  return o;
+}
+
+std::string_view ResultText(PaymentResult r) {
+  switch (r) {
+    case PaymentResult::kSucceeded: return "SUCCEEDED";
+    case PaymentResult::kFailed: return "FAILED";
+    case PaymentResult::kRefunded: return "REFUNDED";
+  }
+  return "";
+}
+
+std::optional<PaymentResult> ParseResult(std::string_view text) {
+  if (text == "SUCCEEDED") return PaymentResult::kSucceeded;
+  if (text == "FAILED") return PaymentResult::kFailed;
+  if (text == "REFUNDED") return PaymentResult::kRefunded;
+  return std::nullopt;
+}
+
+std::optional<ApplyOutcome> ParseOutcome(std::string_view text) {
+  for (auto o : {ApplyOutcome::kApplied, ApplyOutcome::kDuplicate, ApplyOutcome::kIgnored,
+                 ApplyOutcome::kRefundRequired}) {
+    if (ToString(o) == text) return o;
+  }
+  return std::nullopt;
+}
+
+struct TimelineRow {
+  std::string order_id;
+  std::string source;
+  std::string kind;
+  std::string old_status;
+  std::string new_status;
+  std::string payment_id;
+  std::string event_id;
+  std::string outcome;
+  std::string payment_status;
+  std::string detail;
+};
+
+void AppendTimeline(pqxx::work& tx, const TimelineRow& t) {
+  tx.exec_params(kInsertTimeline, t.order_id, t.source, t.kind, t.old_status, t.new_status,
+                 t.payment_id, t.event_id, t.outcome, t.payment_status, t.detail);
+}
+
+absl::Status NotFound(const std::string& order_id) {
+  return absl::NotFoundError("order " + order_id + " not found");
+}
+
+}  // namespace
+
+absl::StatusOr<Order> PgOrderStore::InsertOrGetByRequestId(const OrderRequest& request,
+                                                           const std::string& order_id) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Order> {
+    const auto inserted =
+        tx.exec_params(kInsertOrder, order_id, request.request_id, request.customer_id,
+                       request.amount_minor, request.currency, request.description);
+    if (!inserted.empty()) {
+      Order order = OrderFromRow(inserted[0]);
+      AppendTimeline(tx, {order.order_id, "api", "created", "", "PENDING_PAYMENT", "", "", "", "",
+                          ""});
+      return order;
+    }
+    // Another request with this request_id committed first (possibly a
+    // concurrent one: ON CONFLICT waited for it).
+    const auto existing = tx.exec_params(kSelectByRequestId, request.request_id);
+    if (existing.empty()) return absl::AbortedError("order creation raced; retry");
+    return OrderFromRow(existing[0]);
+  });
+}
+
+absl::StatusOr<Order> PgOrderStore::Get(const std::string& order_id) {
+  return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<Order> {
+    pqxx::read_transaction tx(c);
+    const auto rows = tx.exec_params(kSelectById, order_id);
+    if (rows.empty()) return NotFound(order_id);
+    return OrderFromRow(rows[0]);
+  });
+}
+
+absl::StatusOr<std::vector<Order>> PgOrderStore::List(const ListQuery& query) {
+  return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<std::vector<Order>> {
+    pqxx::read_transaction tx(c);
+    const std::string status = query.status ? std::string(ToString(*query.status)) : "";
+    const bool has_cursor = query.after.has_value();
+    const int64_t cursor_at = has_cursor ? query.after->created_at_us : 0;
+    const std::string cursor_id = has_cursor ? query.after->id : "";
+    const auto rows = tx.exec_params(kListOrders, query.customer_id, status, has_cursor,
+                                     cursor_at, cursor_id, query.limit);
+    std::vector<Order> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows) out.push_back(OrderFromRow(r));
+    return out;
+  });
+}
+
+absl::StatusOr<Order> PgOrderStore::Cancel(const std::string& order_id,
+                                           const std::string& reason) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Order> {
+    const auto rows = tx.exec_params(kSelectByIdForUpdate, order_id);
+    if (rows.empty()) return NotFound(order_id);
+    const Order current = OrderFromRow(rows[0]);
+    auto action = DecideCancel(current.status);
+    if (!action.ok()) return action.status();
+    if (*action == CancelAction::kAlreadyCancelled) return current;
+    const Order cancelled = OrderFromRow(tx.exec_params1(kCancelOrder, order_id, reason));
+    AppendTimeline(tx, {order_id, "api", "cancelled", std::string(ToString(current.status)),
+                        "CANCELLED", "", "", "", "", reason});
+    return cancelled;
+  });
+}
+
+absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventInput& event) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<ApplyResult> {
+    // The row lock serializes every event of one order.
+    const auto rows = tx.exec_params(kSelectByIdForUpdate, event.order_id);
+    if (rows.empty()) return NotFound(event.order_id);
+    ApplyResult result{ApplyOutcome::kIgnored, OrderFromRow(rows[0])};
+    const std::string old_status(ToString(result.order.status));
+    const std::string payment_status(ResultText(event.facts.result));
+
+    if (!tx.exec_params(kSelectInbox, event.event_id).empty()) {
+      result.outcome = ApplyOutcome::kDuplicate;
+      AppendTimeline(tx, {event.order_id, event.source, "payment_event", old_status, old_status,
+                          event.facts.payment_id, event.event_id, "DUPLICATE", payment_status,
+                          "event already applied"});
+      return result;
+    }
+
+    const ApplyDecision decision = DecidePaymentEvent(result.order, event.facts);
+    result.outcome = decision.outcome;
+    if (decision.new_status == OrderStatus::kPaid) {
+      result.order = OrderFromRow(tx.exec_params1(kMarkPaid, event.order_id, event.facts.payment_id));
+    }
+    const std::string outcome(ToString(decision.outcome));
+    tx.exec_params(kInsertInbox, event.event_id, event.order_id, event.facts.payment_id,
+                   payment_status, outcome, event.source);
+    AppendTimeline(tx, {event.order_id, event.source, "payment_event", old_status,
+                        std::string(ToString(result.order.status)), event.facts.payment_id,
+                        event.event_id, outcome, payment_status, decision.detail});
+    return result;
+  });
+}
+
+absl::StatusOr<std::vector<TimelineEntry>> PgOrderStore::Timeline(const std::string& order_id) {
+  return pool_.WithConnection(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<TimelineEntry>> {
+        pqxx::read_transaction tx(c);
+        if (tx.exec_params(kOrderExists, order_id).empty()) return NotFound(order_id);
+        std::vector<TimelineEntry> out;
+        for (const auto& r : tx.exec_params(kSelectTimeline, order_id)) {
+          TimelineEntry e;
+          e.at_us = r[0].as<int64_t>();
+          e.source = r[1].as<std::string>();
+          e.kind = r[2].as<std::string>();
+          e.old_status = ParseOrderStatus(r[3].as<std::string>());
+          e.new_status = ParseOrderStatus(r[4].as<std::string>());
+          e.payment_id = r[5].as<std::string>();
+          e.event_id = r[6].as<std::string>();
+          e.outcome = ParseOutcome(r[7].as<std::string>());
+          e.payment_result = ParseResult(r[8].as<std::string>());
+          e.detail = r[9].as<std::string>();
+          out.push_back(std::move(e));
+        }
+        return out;
+      });
+}
+
+}  // namespace payonce::order

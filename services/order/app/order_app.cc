@@ -1,0 +1,86 @@
+#include "services/order/app/order_app.h"
+
+namespace payonce::order {
+namespace {
+
+absl::Status RequireOrderId(const std::string& order_id) {
+  if (order_id.empty()) return absl::InvalidArgumentError("order_id is required");
+  if (order_id.size() > kMaxIdLength) return absl::InvalidArgumentError("order_id is too long");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Order> OrderApp::CreateOrder(const OrderRequest& request) {
+  if (auto s = ValidateOrderRequest(request); !s.ok()) return s;
+  auto order = store_.InsertOrGetByRequestId(request, ids_.NewId());
+  if (!order.ok()) return order.status();
+  if (auto s = CheckReplay(*order, request); !s.ok()) return s;
+  return order;
+}
+
+absl::StatusOr<Order> OrderApp::GetOrder(const std::string& order_id) {
+  if (auto s = RequireOrderId(order_id); !s.ok()) return s;
+  return store_.Get(order_id);
+}
+
+absl::StatusOr<OrderPage> OrderApp::ListOrders(const ListRequest& request) {
+  auto size = ResolvePageSize(request.page_size);
+  if (!size.ok()) return size.status();
+  if (request.customer_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError("customer_id is too long");
+  }
+  ListQuery query;
+  query.customer_id = request.customer_id;
+  query.status = request.status;
+  query.limit = *size + 1;  // one extra row tells whether a next page exists
+  if (!request.page_token.empty()) {
+    auto cursor = DecodePageToken(request.page_token);
+    if (!cursor.ok()) return cursor.status();
+    query.after = *cursor;
+  }
+  auto rows = store_.List(query);
+  if (!rows.ok()) return rows.status();
+  OrderPage page;
+  page.orders = std::move(*rows);
+  if (static_cast<int>(page.orders.size()) > *size) {
+    page.orders.resize(*size);
+    const Order& last = page.orders.back();
+    page.next_page_token = EncodePageToken({last.created_at_us, last.order_id});
+  }
+  return page;
+}
+
+absl::StatusOr<Order> OrderApp::CancelOrder(const std::string& order_id,
+                                            const std::string& reason) {
+  if (auto s = RequireOrderId(order_id); !s.ok()) return s;
+  if (reason.size() > kMaxReasonLength) return absl::InvalidArgumentError("reason is too long");
+  return store_.Cancel(order_id, reason);
+}
+
+absl::StatusOr<ApplyResult> OrderApp::ApplyPaymentEvent(const PaymentEventInput& event) {
+  if (event.event_id.empty() || event.event_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError("event_id is required (at most 128 characters)");
+  }
+  if (event.facts.payment_id.empty() || event.facts.payment_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError("payment_id is required (at most 128 characters)");
+  }
+  if (auto s = RequireOrderId(event.order_id); !s.ok()) return s;
+  if (event.source != "relay" && event.source != "reconciler") {
+    return absl::InvalidArgumentError("source must be \"relay\" or \"reconciler\"");
+  }
+  if (event.facts.result == PaymentResult::kSucceeded) {
+    if (event.facts.amount_minor <= 0 || event.facts.currency.size() != 3) {
+      return absl::InvalidArgumentError(
+          "a successful payment event needs amount_minor > 0 and a currency");
+    }
+  }
+  return store_.ApplyPaymentEvent(event);
+}
+
+absl::StatusOr<std::vector<TimelineEntry>> OrderApp::Timeline(const std::string& order_id) {
+  if (auto s = RequireOrderId(order_id); !s.ok()) return s;
+  return store_.Timeline(order_id);
+}
+
+}  // namespace payonce::order

@@ -1,0 +1,69 @@
+// The persistence port of the order service. The PostgreSQL adapter
+// implements it; each method is one transaction.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/common/domain/page_token.h"
+#include "services/order/domain/order.h"
+
+namespace payonce::order {
+
+struct TimelineEntry {
+  int64_t at_us = 0;
+  std::string source;
+  std::string kind;
+  std::optional<OrderStatus> old_status;
+  std::optional<OrderStatus> new_status;
+  std::string payment_id;
+  std::string event_id;
+  std::optional<ApplyOutcome> outcome;
+  std::optional<PaymentResult> payment_result;
+  std::string detail;
+};
+
+struct PaymentEventInput {
+  std::string event_id;
+  std::string order_id;
+  PaymentEventFacts facts;
+  int64_t occurred_at_us = 0;
+  std::string source;  // "relay" or "reconciler"
+};
+
+struct ApplyResult {
+  ApplyOutcome outcome = ApplyOutcome::kIgnored;
+  Order order;
+};
+
+struct ListQuery {
+  std::string customer_id;  // empty: all
+  std::optional<OrderStatus> status;
+  int limit = 50;
+  std::optional<PageCursor> after;
+};
+
+class OrderStore {
+ public:
+  virtual ~OrderStore() = default;
+
+  // Inserts a new order for `request` with id `order_id`, or returns the
+  // order already holding request.request_id (whatever its fields).
+  virtual absl::StatusOr<Order> InsertOrGetByRequestId(const OrderRequest& request,
+                                                       const std::string& order_id) = 0;
+  // NOT_FOUND if unknown.
+  virtual absl::StatusOr<Order> Get(const std::string& order_id) = 0;
+  // Newest first, at most query.limit rows after the cursor.
+  virtual absl::StatusOr<std::vector<Order>> List(const ListQuery& query) = 0;
+  // Cancels per DecideCancel under a row lock; NOT_FOUND if unknown.
+  virtual absl::StatusOr<Order> Cancel(const std::string& order_id, const std::string& reason) = 0;
+  // Applies per DecidePaymentEvent under a row lock, deduplicated by event_id
+  // in the inbox; NOT_FOUND if the order is unknown.
+  virtual absl::StatusOr<ApplyResult> ApplyPaymentEvent(const PaymentEventInput& event) = 0;
+  // Oldest first; NOT_FOUND if the order is unknown.
+  virtual absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id) = 0;
+};
+
+}  // namespace payonce::order

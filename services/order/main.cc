@@ -1,0 +1,62 @@
+// order-service: wires config, PostgreSQL, the order app and the gRPC server.
+#include <cstdlib>
+#include <memory>
+
+#include "services/common/clock.h"
+#include "services/common/grpc_server.h"
+#include "services/common/lifecycle.h"
+#include "services/common/metrics.h"
+#include "services/common/settings.h"
+#include "services/order/adapters/grpc/order_grpc_service.h"
+#include "services/order/adapters/pg/pg_order_store.h"
+#include "services/order/app/order_app.h"
+
+int main(int argc, char** argv) {
+  using namespace payonce;
+  BlockShutdownSignals();
+
+  CommonSettings settings;
+  settings.grpc_listen_addr = "127.0.0.1:50051";
+  settings.metrics_listen_addr = "127.0.0.1:9464";
+  settings.database_url = "postgresql://payonce@127.0.0.1:55432/payonce_order";
+  ConfigParser parser("order-service", "PayOnce order service (payonce.order.v1.OrderService)");
+  AddCommonSettings(parser, settings, kGrpcServer | kDatabase);
+  parser.ParseOrExit(argc, argv);
+
+  Logger log("order-service", settings.log_level);
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  try {
+    metrics_endpoint = std::make_unique<MetricsEndpoint>(settings.metrics_listen_addr, registry);
+  } catch (const std::exception& e) {
+    log.Error("cannot serve metrics", {{"addr", settings.metrics_listen_addr}, {"error", e.what()}});
+    return 1;
+  }
+  GrpcServerMetrics grpc_metrics(*registry);
+
+  PgPool pool(PoolOptions(settings), log);
+  if (auto s = AwaitSchema(pool, migrations::order(), settings, log); !s.ok()) {
+    log.Error("refusing to serve", {{"error", std::string(s.message())}});
+    return 1;
+  }
+
+  SystemClock clock;
+  UuidV7Generator ids(clock);
+  order::PgOrderStore store(pool);
+  order::OrderApp app(store, ids);
+  order::OrderGrpcService service(app, log);
+
+  GrpcServerHost server(ServerOptions(settings), log, grpc_metrics);
+  server.AddService(&service, "payonce.order.v1.OrderService");
+  if (auto s = server.Start(); !s.ok()) {
+    log.Error("cannot start gRPC server", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  log.Info("order-service ready", {{"grpc", settings.grpc_listen_addr},
+                                   {"metrics", settings.metrics_listen_addr}});
+  const int sig = WaitForShutdownSignal();
+  log.Info("shutting down", {{"signal", sig}});
+  server.Shutdown();
+  log.Info("order-service stopped");
+  return 0;
+}
