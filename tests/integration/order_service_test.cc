@@ -1,0 +1,491 @@
+// Order service against a real PostgreSQL: the RPCs over gRPC, in process.
+#include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "payonce/order/v1/order_service.grpc.pb.h"
+#include "services/common/clock.h"
+#include "services/common/grpc_server.h"
+#include "services/common/pg_pool.h"
+#include "services/order/adapters/grpc/order_grpc_service.h"
+#include "services/order/adapters/pg/pg_order_store.h"
+#include "services/order/app/order_app.h"
+#include "tests/support/local_servers.h"
+
+namespace payonce::order {
+namespace {
+
+using payonce::testing::LocalServers;
+namespace pb = payonce::order::v1;
+namespace paypb = payonce::payment::v1;
+
+class OrderServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { servers_ = new LocalServers(); }
+  static void TearDownTestSuite() {
+    delete servers_;
+    servers_ = nullptr;
+  }
+
+  void SetUp() override {
+    log_ = std::make_unique<Logger>("order-test", "error");
+    registry_ = std::make_shared<prometheus::Registry>();
+    metrics_ = std::make_unique<GrpcServerMetrics>(*registry_);
+    PgPoolOptions opts;
+    opts.dsn = servers_->Dsn("order");
+    opts.size = 8;
+    pool_ = std::make_unique<PgPool>(opts, *log_);
+    ids_ = std::make_unique<UuidV7Generator>(clock_);
+    store_ = std::make_unique<PgOrderStore>(*pool_);
+    app_ = std::make_unique<OrderApp>(*store_, *ids_);
+    service_ = std::make_unique<OrderGrpcService>(*app_, *log_);
+    server_ = std::make_unique<GrpcServerHost>(GrpcServerOptions{"127.0.0.1:0", 64, {}}, *log_,
+                                               *metrics_);
+    server_->AddService(service_.get(), "payonce.order.v1.OrderService");
+    ASSERT_TRUE(server_->Start().ok());
+    stub_ = pb::OrderService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override { server_->Shutdown(); }
+
+  static std::string Unique(const std::string& prefix) {
+    static std::atomic<int> n{0};
+    return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+
+  grpc::Status Create(const pb::CreateOrderRequest& req, pb::Order* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineAfter(std::chrono::milliseconds(10000)));
+    return stub_->CreateOrder(&ctx, req, out);
+  }
+
+  pb::CreateOrderRequest ValidRequest(const std::string& customer = "") {
+    pb::CreateOrderRequest r;
+    r.set_request_id(Unique("req"));
+    r.set_customer_id(customer.empty() ? Unique("cust") : customer);
+    r.set_amount_minor(1999);
+    r.set_currency("EUR");
+    r.set_description("two books");
+    return r;
+  }
+
+  pb::Order MustCreate(const pb::CreateOrderRequest& req) {
+    pb::Order o;
+    const auto s = Create(req, &o);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return o;
+  }
+
+  template <class Req, class Resp, class Method>
+  grpc::Status Call(Method method, const Req& req, Resp* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineAfter(std::chrono::milliseconds(10000)));
+    return (stub_.get()->*method)(&ctx, req, resp);
+  }
+
+  grpc::Status Apply(const pb::PaymentEvent& e, pb::ApplyPaymentEventResponse* resp) {
+    return Call(&pb::OrderService::Stub::ApplyPaymentEvent, e, resp);
+  }
+
+  static pb::PaymentEvent Success(const pb::Order& o, const std::string& payment_id) {
+    pb::PaymentEvent e;
+    e.set_event_id(Unique("evt"));
+    e.set_payment_id(payment_id);
+    e.set_order_id(o.order_id());
+    e.set_status(paypb::PAYMENT_STATUS_SUCCEEDED);
+    e.set_amount_minor(o.amount_minor());
+    e.set_currency(o.currency());
+    e.set_source("relay");
+    return e;
+  }
+
+  static std::string CountOrders() { return servers_->Query("order", "SELECT count(*) FROM orders"); }
+  static std::string CountTimeline() {
+    return servers_->Query("order", "SELECT count(*) FROM order_timeline");
+  }
+
+  static LocalServers* servers_;
+  SystemClock clock_;
+  std::unique_ptr<Logger> log_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<GrpcServerMetrics> metrics_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<UuidV7Generator> ids_;
+  std::unique_ptr<PgOrderStore> store_;
+  std::unique_ptr<OrderApp> app_;
+  std::unique_ptr<OrderGrpcService> service_;
+  std::unique_ptr<GrpcServerHost> server_;
+  std::unique_ptr<pb::OrderService::Stub> stub_;
+};
+
+LocalServers* OrderServiceTest::servers_ = nullptr;
+
+TEST_F(OrderServiceTest, CreateOrderStartsPendingPayment) {
+  const auto req = ValidRequest();
+  const pb::Order o = MustCreate(req);
+  EXPECT_FALSE(o.order_id().empty());
+  EXPECT_EQ(o.request_id(), req.request_id());
+  EXPECT_EQ(o.customer_id(), req.customer_id());
+  EXPECT_EQ(o.amount_minor(), 1999);
+  EXPECT_EQ(o.currency(), "EUR");
+  EXPECT_EQ(o.status(), pb::ORDER_STATUS_PENDING_PAYMENT);
+  EXPECT_TRUE(o.paid_payment_id().empty());
+  EXPECT_GT(o.created_at().seconds(), 0);
+}
+
+TEST_F(OrderServiceTest, CreateOrderRejectsBadInputAndChangesNothing) {
+  std::vector<std::pair<const char*, pb::CreateOrderRequest>> cases;
+  auto r = ValidRequest();
+  r.clear_request_id();
+  cases.emplace_back("missing request_id", r);
+  r = ValidRequest();
+  r.clear_customer_id();
+  cases.emplace_back("missing customer_id", r);
+  r = ValidRequest();
+  r.set_amount_minor(0);
+  cases.emplace_back("zero amount", r);
+  r = ValidRequest();
+  r.set_amount_minor(-100);
+  cases.emplace_back("negative amount", r);
+  r = ValidRequest();
+  r.set_currency("eur");
+  cases.emplace_back("lower-case currency", r);
+  r = ValidRequest();
+  r.set_currency("EURO");
+  cases.emplace_back("four-letter currency", r);
+  r = ValidRequest();
+  r.clear_currency();
+  cases.emplace_back("missing currency", r);
+  r = ValidRequest();
+  r.set_request_id(std::string(200, 'r'));
+  cases.emplace_back("request_id too long", r);
+  const std::string orders_before = CountOrders();
+  const std::string timeline_before = CountTimeline();
+  for (const auto& [name, req] : cases) {
+    pb::Order o;
+    const auto s = Create(req, &o);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_FALSE(s.error_message().empty()) << name;
+  }
+  EXPECT_EQ(CountOrders(), orders_before);
+  EXPECT_EQ(CountTimeline(), timeline_before);
+}
+
+TEST_F(OrderServiceTest, SameRequestIdSameFieldsReturnsTheSameOrder) {
+  const auto req = ValidRequest();
+  const pb::Order first = MustCreate(req);
+  const pb::Order again = MustCreate(req);
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+}
+
+TEST_F(OrderServiceTest, SameRequestIdOtherFieldsFailsPreconditionAndChangesNothing) {
+  const auto req = ValidRequest();
+  const pb::Order first = MustCreate(req);
+  const std::string before = CountOrders();
+  for (auto mutate : std::vector<std::function<void(pb::CreateOrderRequest&)>>{
+           [](auto& r) { r.set_amount_minor(2000); }, [](auto& r) { r.set_currency("USD"); },
+           [](auto& r) { r.set_customer_id("someone-else"); },
+           [](auto& r) { r.set_description("other"); }}) {
+    auto other = req;
+    mutate(other);
+    pb::Order o;
+    EXPECT_EQ(Create(other, &o).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  EXPECT_EQ(CountOrders(), before);
+  pb::Order reread;
+  pb::GetOrderRequest get;
+  get.set_order_id(first.order_id());
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::GetOrder, get, &reread).ok());
+  EXPECT_EQ(reread.amount_minor(), 1999);
+}
+
+TEST_F(OrderServiceTest, ThirtyTwoConcurrentIdenticalCreatesMakeOneOrder) {
+  const auto req = ValidRequest();
+  std::vector<std::future<std::pair<grpc::Status, pb::Order>>> calls;
+  std::promise<void> go;
+  std::shared_future<void> start = go.get_future().share();
+  for (int i = 0; i < 32; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, start] {
+      start.wait();
+      pb::Order o;
+      auto s = Create(req, &o);
+      return std::make_pair(s, o);
+    }));
+  }
+  go.set_value();
+  std::set<std::string> answers;
+  for (auto& f : calls) {
+    auto [status, order] = f.get();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    answers.insert(order.SerializeAsString());
+  }
+  EXPECT_EQ(answers.size(), 1u);
+  EXPECT_EQ(servers_->Query("order", "SELECT count(*) FROM orders WHERE request_id = '" +
+                                         req.request_id() + "'"),
+            "1");
+  EXPECT_EQ(servers_->Query("order",
+                            "SELECT count(*) FROM order_timeline t JOIN orders o USING (order_id) "
+                            "WHERE o.request_id = '" + req.request_id() + "'"),
+            "1");
+}
+
+TEST_F(OrderServiceTest, GetOrderNotFoundAndInvalid) {
+  pb::GetOrderRequest req;
+  pb::Order o;
+  EXPECT_EQ(Call(&pb::OrderService::Stub::GetOrder, req, &o).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_order_id("no-such-order");
+  EXPECT_EQ(Call(&pb::OrderService::Stub::GetOrder, req, &o).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(OrderServiceTest, ListOrdersPagesNewestFirstWithOpaqueTokens) {
+  const std::string customer = Unique("lister");
+  std::vector<std::string> created;
+  for (int i = 0; i < 7; ++i) created.push_back(MustCreate(ValidRequest(customer)).order_id());
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    pb::ListOrdersRequest req;
+    req.set_customer_id(customer);
+    req.set_page_size(3);
+    req.set_page_token(token);
+    pb::ListOrdersResponse resp;
+    ASSERT_TRUE(Call(&pb::OrderService::Stub::ListOrders, req, &resp).ok());
+    EXPECT_LE(resp.orders_size(), 3);
+    for (const auto& o : resp.orders()) {
+      EXPECT_EQ(o.customer_id(), customer);
+      seen.push_back(o.order_id());
+    }
+    token = resp.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  const std::vector<std::string> newest_first(created.rbegin(), created.rend());
+  EXPECT_EQ(seen, newest_first);
+}
+
+TEST_F(OrderServiceTest, ListOrdersFiltersByStatusAndDefaultsPageSize) {
+  const std::string customer = Unique("filter");
+  const pb::Order a = MustCreate(ValidRequest(customer));
+  MustCreate(ValidRequest(customer));
+  pb::CancelOrderRequest cancel;
+  cancel.set_order_id(a.order_id());
+  pb::Order cancelled;
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::CancelOrder, cancel, &cancelled).ok());
+  pb::ListOrdersRequest req;
+  req.set_customer_id(customer);
+  req.set_status(pb::ORDER_STATUS_CANCELLED);
+  pb::ListOrdersResponse resp;
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::ListOrders, req, &resp).ok());
+  ASSERT_EQ(resp.orders_size(), 1);
+  EXPECT_EQ(resp.orders(0).order_id(), a.order_id());
+  req.clear_status();
+  resp.Clear();
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::ListOrders, req, &resp).ok());
+  EXPECT_EQ(resp.orders_size(), 2);
+  EXPECT_TRUE(resp.next_page_token().empty());
+}
+
+TEST_F(OrderServiceTest, ListOrdersRejectsBadPagingInput) {
+  pb::ListOrdersResponse resp;
+  pb::ListOrdersRequest req;
+  req.set_page_size(501);
+  EXPECT_EQ(Call(&pb::OrderService::Stub::ListOrders, req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_page_size(-1);
+  EXPECT_EQ(Call(&pb::OrderService::Stub::ListOrders, req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_page_size(10);
+  req.set_page_token("garbage!");
+  EXPECT_EQ(Call(&pb::OrderService::Stub::ListOrders, req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_page_token("");
+  req.set_status(static_cast<pb::OrderStatus>(42));
+  EXPECT_EQ(Call(&pb::OrderService::Stub::ListOrders, req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(OrderServiceTest, CancelOrderFromPendingThenIdempotent) {
+  const pb::Order o = MustCreate(ValidRequest());
+  pb::CancelOrderRequest req;
+  req.set_order_id(o.order_id());
+  req.set_reason("changed my mind");
+  pb::Order first;
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::CancelOrder, req, &first).ok());
+  EXPECT_EQ(first.status(), pb::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(first.cancel_reason(), "changed my mind");
+  const std::string timeline_before = CountTimeline();
+  pb::Order second;
+  req.set_reason("again");
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::CancelOrder, req, &second).ok());
+  EXPECT_EQ(second.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(CountTimeline(), timeline_before);
+}
+
+TEST_F(OrderServiceTest, CancelOrderRejectsPaidUnknownAndInvalid) {
+  const pb::Order o = MustCreate(ValidRequest());
+  pb::ApplyPaymentEventResponse applied;
+  ASSERT_TRUE(Apply(Success(o, "pay-paid"), &applied).ok());
+  ASSERT_EQ(applied.order().status(), pb::ORDER_STATUS_PAID);
+  pb::CancelOrderRequest req;
+  req.set_order_id(o.order_id());
+  pb::Order out;
+  const std::string timeline_before = CountTimeline();
+  EXPECT_EQ(Call(&pb::OrderService::Stub::CancelOrder, req, &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(CountTimeline(), timeline_before);
+  req.set_order_id("no-such-order");
+  EXPECT_EQ(Call(&pb::OrderService::Stub::CancelOrder, req, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  req.clear_order_id();
+  EXPECT_EQ(Call(&pb::OrderService::Stub::CancelOrder, req, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  pb::GetOrderRequest get;
+  get.set_order_id(o.order_id());
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::GetOrder, get, &out).ok());
+  EXPECT_EQ(out.status(), pb::ORDER_STATUS_PAID);
+}
+
+TEST_F(OrderServiceTest, ApplyPaymentEventOutcomes) {
+  const pb::Order o = MustCreate(ValidRequest());
+  pb::ApplyPaymentEventResponse r;
+  const auto event = Success(o, "pay-1");
+  ASSERT_TRUE(Apply(event, &r).ok());
+  EXPECT_EQ(r.outcome(), pb::APPLY_OUTCOME_APPLIED);
+  EXPECT_EQ(r.order().status(), pb::ORDER_STATUS_PAID);
+  EXPECT_EQ(r.order().paid_payment_id(), "pay-1");
+  ASSERT_TRUE(Apply(event, &r).ok());
+  EXPECT_EQ(r.outcome(), pb::APPLY_OUTCOME_DUPLICATE);
+  ASSERT_TRUE(Apply(Success(o, "pay-2"), &r).ok());
+  EXPECT_EQ(r.outcome(), pb::APPLY_OUTCOME_REFUND_REQUIRED);
+  EXPECT_EQ(r.order().paid_payment_id(), "pay-1");
+
+  const pb::Order cancelled_order = MustCreate(ValidRequest());
+  pb::CancelOrderRequest cancel;
+  cancel.set_order_id(cancelled_order.order_id());
+  pb::Order ignored;
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::CancelOrder, cancel, &ignored).ok());
+  ASSERT_TRUE(Apply(Success(cancelled_order, "pay-3"), &r).ok());
+  EXPECT_EQ(r.outcome(), pb::APPLY_OUTCOME_REFUND_REQUIRED);
+  EXPECT_EQ(r.order().status(), pb::ORDER_STATUS_CANCELLED);
+
+  const pb::Order pending = MustCreate(ValidRequest());
+  auto failed = Success(pending, "pay-4");
+  failed.set_status(paypb::PAYMENT_STATUS_FAILED);
+  ASSERT_TRUE(Apply(failed, &r).ok());
+  EXPECT_EQ(r.outcome(), pb::APPLY_OUTCOME_IGNORED);
+  EXPECT_EQ(r.order().status(), pb::ORDER_STATUS_PENDING_PAYMENT);
+}
+
+TEST_F(OrderServiceTest, ApplyPaymentEventRejectsBadInputAndChangesNothing) {
+  const pb::Order o = MustCreate(ValidRequest());
+  const auto good = Success(o, "pay-x");
+  std::vector<std::pair<const char*, pb::PaymentEvent>> invalid;
+  auto e = good;
+  e.clear_event_id();
+  invalid.emplace_back("no event_id", e);
+  e = good;
+  e.clear_payment_id();
+  invalid.emplace_back("no payment_id", e);
+  e = good;
+  e.clear_order_id();
+  invalid.emplace_back("no order_id", e);
+  e = good;
+  e.set_status(paypb::PAYMENT_STATUS_UNSPECIFIED);
+  invalid.emplace_back("no status", e);
+  e = good;
+  e.set_status(paypb::PAYMENT_STATUS_PENDING);
+  invalid.emplace_back("pending status", e);
+  e = good;
+  e.set_source("someone");
+  invalid.emplace_back("unknown source", e);
+  e = good;
+  e.set_amount_minor(0);
+  invalid.emplace_back("success without amount", e);
+  const std::string timeline_before = CountTimeline();
+  pb::ApplyPaymentEventResponse r;
+  for (const auto& [name, ev] : invalid) {
+    EXPECT_EQ(Apply(ev, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+  }
+  e = good;
+  e.set_order_id("no-such-order");
+  EXPECT_EQ(Apply(e, &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(CountTimeline(), timeline_before);
+  EXPECT_EQ(servers_->Query("order", "SELECT status FROM orders WHERE order_id = '" +
+                                         o.order_id() + "'"),
+            "PENDING_PAYMENT");
+}
+
+TEST_F(OrderServiceTest, TimelineListsEveryChangeAndEventOldestFirst) {
+  const pb::Order o = MustCreate(ValidRequest());
+  pb::ApplyPaymentEventResponse r;
+  auto failed = Success(o, "pay-a");
+  failed.set_status(paypb::PAYMENT_STATUS_FAILED);
+  ASSERT_TRUE(Apply(failed, &r).ok());
+  const auto success = Success(o, "pay-b");
+  ASSERT_TRUE(Apply(success, &r).ok());
+  ASSERT_TRUE(Apply(success, &r).ok());  // duplicate
+  pb::GetOrderTimelineRequest req;
+  req.set_order_id(o.order_id());
+  pb::OrderTimeline t;
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::GetOrderTimeline, req, &t).ok());
+  ASSERT_EQ(t.entries_size(), 4);
+  EXPECT_EQ(t.entries(0).kind(), "created");
+  EXPECT_EQ(t.entries(0).source(), "api");
+  EXPECT_EQ(t.entries(1).outcome(), pb::APPLY_OUTCOME_IGNORED);
+  EXPECT_EQ(t.entries(1).payment_id(), "pay-a");
+  EXPECT_EQ(t.entries(2).outcome(), pb::APPLY_OUTCOME_APPLIED);
+  EXPECT_EQ(t.entries(2).old_status(), pb::ORDER_STATUS_PENDING_PAYMENT);
+  EXPECT_EQ(t.entries(2).new_status(), pb::ORDER_STATUS_PAID);
+  EXPECT_EQ(t.entries(2).source(), "relay");
+  EXPECT_EQ(t.entries(2).event_id(), success.event_id());
+  EXPECT_EQ(t.entries(3).outcome(), pb::APPLY_OUTCOME_DUPLICATE);
+  for (int i = 1; i < t.entries_size(); ++i) {
+    EXPECT_LE(google::protobuf::util::TimeUtil::TimestampToMicroseconds(t.entries(i - 1).at()),
+              google::protobuf::util::TimeUtil::TimestampToMicroseconds(t.entries(i).at()));
+  }
+  req.set_order_id("no-such-order");
+  EXPECT_EQ(Call(&pb::OrderService::Stub::GetOrderTimeline, req, &t).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  req.clear_order_id();
+  EXPECT_EQ(Call(&pb::OrderService::Stub::GetOrderTimeline, req, &t).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(OrderServiceTest, SurvivesPostgresRestart) {
+  const pb::Order before = MustCreate(ValidRequest());
+  // Fill the pool with connections that the restart will break.
+  std::vector<std::future<void>> warm;
+  for (int i = 0; i < 8; ++i) {
+    warm.push_back(std::async(std::launch::async, [&] { MustCreate(ValidRequest()); }));
+  }
+  for (auto& f : warm) f.get();
+  servers_->RestartPostgres();
+  // The first call may see the broken connection (UNAVAILABLE); calls after
+  // it get fresh connections.
+  int unavailable = 0;
+  const bool recovered = payonce::testing::WaitUntil(
+      [&] {
+        pb::GetOrderRequest req;
+        req.set_order_id(before.order_id());
+        pb::Order o;
+        const auto s = Call(&pb::OrderService::Stub::GetOrder, req, &o);
+        if (s.error_code() == grpc::StatusCode::UNAVAILABLE) ++unavailable;
+        return s.ok() && o.order_id() == before.order_id();
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(50));
+  EXPECT_TRUE(recovered);
+  EXPECT_LE(unavailable, 1) << "broken connections must be replaced together";
+  MustCreate(ValidRequest());
+}
+
+}  // namespace
+}  // namespace payonce::order

@@ -1,0 +1,91 @@
+// Test support: a private PostgreSQL and Redis on free loopback ports in a
+// temporary folder (never the dev stack), real service processes, and
+// polling with deadlines instead of sleeps.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace payonce::testing {
+
+// A free TCP port on 127.0.0.1 (bound and released).
+int FreePort();
+
+// Polls `condition` every `interval` until it holds or `timeout` passes.
+// Returns whether it held.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds interval = std::chrono::milliseconds(20));
+
+// PostgreSQL 15 (databases payonce_order, payonce_payment, payonce_provider,
+// all migrated) and Redis, started by scripts/lib/localdb.sh.
+class LocalServers {
+ public:
+  LocalServers();
+  ~LocalServers();
+  LocalServers(const LocalServers&) = delete;
+  LocalServers& operator=(const LocalServers&) = delete;
+
+  // Connection string of one database: "order", "payment" or "provider".
+  std::string Dsn(const std::string& database) const;
+  std::string RedisAddr() const;
+  int pg_port() const { return pg_port_; }
+  int redis_port() const { return redis_port_; }
+  const std::string& dir() const { return dir_; }
+
+  // Fast shutdown + start of PostgreSQL on the same port.
+  void RestartPostgres();
+  void StopPostgres();
+  void StartPostgres();
+  void StopRedis();
+  void StartRedis();
+
+  // Runs SQL on a database and returns the first column of the first row
+  // ("" if no row).
+  std::string Query(const std::string& database, const std::string& sql) const;
+
+ private:
+  void Run(const std::string& args) const;
+
+  std::string dir_;
+  int pg_port_ = 0;
+  int redis_port_ = 0;
+};
+
+// A real service binary started with an environment, its stderr in a file.
+class ServiceProcess {
+ public:
+  ServiceProcess(std::string name, std::string binary, std::map<std::string, std::string> env,
+                 std::string log_path);
+  ~ServiceProcess();
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+
+  void Start();
+  // SIGTERM and wait; returns the exit code (or 128+signal).
+  int Terminate(std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
+  // SIGKILL and reap.
+  void Kill();
+  bool running();
+  pid_t pid() const { return pid_; }
+  std::string Log() const;
+
+ private:
+  std::string name_;
+  std::string binary_;
+  std::map<std::string, std::string> env_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// Path of a built binary, e.g. BinaryPath("services/order/order-service").
+std::string BinaryPath(const std::string& relative);
+
+// True once a gRPC server at `addr` answers SERVING for `service` ("" = server).
+bool IsServing(const std::string& addr, const std::string& service = "");
+
+}  // namespace payonce::testing
