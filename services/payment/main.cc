@@ -1,14 +1,38 @@
-// payment-service: wires config, PostgreSQL, the payment app and the gRPC server.
+// payment-service: wires config, PostgreSQL, Redis, the order service and
+// provider clients, the payment app and the gRPC server.
 #include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "services/common/clock.h"
+#include "services/common/domain/callback_signature.h"
 #include "services/common/grpc_server.h"
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
 #include "services/common/settings.h"
+#include "services/payment/adapters/clients/order_directory_client.h"
+#include "services/payment/adapters/clients/provider_gateway_client.h"
 #include "services/payment/adapters/grpc/payment_grpc_service.h"
+#include "services/payment/adapters/metrics/payment_metrics.h"
 #include "services/payment/adapters/pg/pg_payment_store.h"
+#include "services/payment/adapters/redis/redis_cache.h"
+#include "services/payment/app/payment_app.h"
+
+namespace {
+
+struct PaymentSettings {
+  std::string redis_addr = "127.0.0.1:56379";
+  int64_t redis_timeout_ms = 200;
+  std::string order_service_target = "127.0.0.1:50051";
+  std::string provider_target = "127.0.0.1:50053";
+  int64_t call_timeout_ms = 2000;
+  std::string callback_secrets;
+  std::string provider_name = "sandbox";
+  int64_t idempotency_ttl_ms = 72LL * 3600 * 1000;
+  int64_t sweep_interval_ms = 60000;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace payonce;
@@ -18,9 +42,40 @@ int main(int argc, char** argv) {
   settings.grpc_listen_addr = "127.0.0.1:50052";
   settings.metrics_listen_addr = "127.0.0.1:9465";
   settings.database_url = "postgresql://payonce@127.0.0.1:55432/payonce_payment";
-  ConfigParser parser("payment-service", "PayOnce order service (payonce.payment.v1.PaymentService)");
+  PaymentSettings ps;
+  ConfigParser parser("payment-service",
+                      "PayOnce payment service (payonce.payment.v1.PaymentService, OutboxAdmin)");
   AddCommonSettings(parser, settings, kGrpcServer | kDatabase);
+  parser.String("PAYONCE_REDIS_ADDR", &ps.redis_addr,
+                "Redis host:port (idempotency and nonce fast path); empty disables Redis",
+                [](const std::string& v) { return v.empty() ? "" : checks::HostPort(v); });
+  parser.Int("PAYONCE_REDIS_TIMEOUT_MS", &ps.redis_timeout_ms, 1, 10000,
+             "Connect and command timeout of Redis calls");
+  parser.String("PAYONCE_ORDER_SERVICE_TARGET", &ps.order_service_target,
+                "gRPC target of the order service", checks::NonEmpty);
+  parser.String("PAYONCE_PROVIDER_TARGET", &ps.provider_target,
+                "gRPC target of the payment provider (sandbox)", checks::NonEmpty);
+  parser.Int("PAYONCE_CALL_TIMEOUT_MS", &ps.call_timeout_ms, 10, 60000,
+             "Deadline of every outgoing call (order service, provider)");
+  parser.String("PAYONCE_CALLBACK_SECRETS", &ps.callback_secrets,
+                "Comma-separated HMAC secrets accepted on provider callbacks (rotation: any "
+                "may match)",
+                [](const std::string& v) {
+                  return ParseSecrets(v).empty() ? "at least one secret is required" : "";
+                });
+  parser.String("PAYONCE_PROVIDER_NAME", &ps.provider_name, "Provider name recorded on payments",
+                checks::NonEmpty);
+  parser.Int("PAYONCE_IDEMPOTENCY_TTL_MS", &ps.idempotency_ttl_ms, 3600000, 30LL * 24 * 3600000,
+             "How long idempotency keys are kept (>= the provider's longest retry window)");
+  parser.Int("PAYONCE_SWEEP_INTERVAL_MS", &ps.sweep_interval_ms, 1000, 3600000,
+             "How often expired idempotency keys and nonces are deleted");
   parser.ParseOrExit(argc, argv);
+  if (ParseSecrets(ps.callback_secrets).empty()) {
+    Logger("payment-service", "info")
+        .Error("invalid configuration: PAYONCE_CALLBACK_SECRETS",
+               {{"variable", "PAYONCE_CALLBACK_SECRETS"}, {"error", "at least one secret is required"}});
+    return 2;
+  }
 
   Logger log("payment-service", settings.log_level);
   auto registry = std::make_shared<prometheus::Registry>();
@@ -32,6 +87,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   GrpcServerMetrics grpc_metrics(*registry);
+  payment::PaymentMetrics payment_metrics(*registry);
 
   PgPool pool(PoolOptions(settings), log);
   if (auto s = AwaitSchema(pool, migrations::payment(), settings, log); !s.ok()) {
@@ -39,8 +95,28 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  payment::PgPaymentStore store(pool);
-  payment::PaymentGrpcService service(store, log);
+  SystemClock clock;
+  UuidV7Generator ids(clock);
+  const auto timeout = std::chrono::milliseconds(ps.call_timeout_ms);
+  payment::OrderDirectoryClient orders(
+      grpc::CreateCustomChannel(ps.order_service_target, grpc::InsecureChannelCredentials(),
+                                DefaultChannelArguments()),
+      timeout);
+  payment::ProviderGatewayClient provider(
+      grpc::CreateCustomChannel(ps.provider_target, grpc::InsecureChannelCredentials(),
+                                DefaultChannelArguments()),
+      timeout);
+  payment::RedisCache cache({ps.redis_addr, std::chrono::milliseconds(ps.redis_timeout_ms),
+                             std::chrono::milliseconds(1000), 32},
+                            log);
+  payment::PgPaymentStore store(pool, ids);
+  payment::PaymentAppOptions options;
+  options.provider_name = ps.provider_name;
+  options.callback_secrets = ParseSecrets(ps.callback_secrets);
+  options.idempotency_ttl = std::chrono::milliseconds(ps.idempotency_ttl_ms);
+  payment::PaymentApp app(options, store, orders, provider, cache, ids, clock, payment_metrics,
+                          log);
+  payment::PaymentGrpcService service(app, log);
 
   GrpcServerHost server(ServerOptions(settings), log, grpc_metrics);
   server.AddService(&service, "payonce.payment.v1.PaymentService");
@@ -48,11 +124,28 @@ int main(int argc, char** argv) {
     log.Error("cannot start gRPC server", {{"error", std::string(s.message())}});
     return 1;
   }
+
+  // Expired idempotency keys and nonces are deleted in the background.
+  StopFlag stop;
+  std::thread sweeper([&] {
+    while (!stop.WaitFor(std::chrono::milliseconds(ps.sweep_interval_ms))) {
+      auto swept = store.SweepExpired();
+      if (!swept.ok()) {
+        log.Warn("sweep failed", {{"error", std::string(swept.status().message())}});
+      } else if (*swept > 0) {
+        log.Info("swept expired keys", {{"rows", *swept}});
+      }
+    }
+  });
+
   log.Info("payment-service ready", {{"grpc", settings.grpc_listen_addr},
-                                   {"metrics", settings.metrics_listen_addr}});
+                                     {"metrics", settings.metrics_listen_addr},
+                                     {"redis", ps.redis_addr}});
   const int sig = WaitForShutdownSignal();
   log.Info("shutting down", {{"signal", sig}});
   server.Shutdown();
+  stop.Stop();
+  sweeper.join();
   log.Info("payment-service stopped");
   return 0;
 }

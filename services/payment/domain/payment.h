@@ -1,11 +1,14 @@
-// Payments: statuses and the plain records the payment service works with.
-// Pure: no I/O.
+// Payments: statuses, the payment state machine, idempotency decisions and
+// callback validation. Pure: no I/O.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "absl/status/status.h"
 
 namespace payonce::payment {
 
@@ -27,5 +30,106 @@ struct Payment {
   int64_t created_at_us = 0;
   int64_t updated_at_us = 0;
 };
+
+// How strong the evidence behind a status is. Weaker evidence never
+// overrides stronger.
+enum class EvidenceRank : int { kNone = 0, kCallback = 1, kQuery = 2, kSettlement = 3 };
+std::string_view EvidenceSource(EvidenceRank rank);
+
+// What the provider says happened to a payment.
+struct CaptureEvidence {
+  PaymentStatus reported = PaymentStatus::kSucceeded;  // kSucceeded or kFailed
+  EvidenceRank rank = EvidenceRank::kCallback;
+  std::string provider_txn_id;
+  std::string failure_reason;
+};
+
+enum class TransitionKind {
+  // The payment changes state; an outbox event is recorded with it.
+  kApply,
+  // The same transition was already applied: nothing changes.
+  kDuplicate,
+  // It would move the payment backwards (or weaker evidence contradicts
+  // stronger): nothing but a history entry.
+  kIgnoredStale,
+};
+
+struct Transition {
+  TransitionKind kind = TransitionKind::kDuplicate;
+  PaymentStatus new_status = PaymentStatus::kPending;
+  // A success after the payment had failed: money moved late; flagged.
+  bool late_success = false;
+  // Whether the payment still blocks new attempts for its order.
+  bool live = true;
+  std::string reason;
+};
+
+// The payment state machine of CONTRACT §2:
+//   PENDING -> SUCCEEDED | FAILED
+//   FAILED -> SUCCEEDED only on evidence at least as strong as the failure's
+//   SUCCEEDED -> REFUNDED only through a refund (never through evidence here)
+//   nothing moves back to PENDING; SUCCEEDED never becomes FAILED.
+Transition DecideTransition(PaymentStatus current, EvidenceRank current_rank,
+                            const CaptureEvidence& evidence);
+
+// A refund of a SUCCEEDED payment; FAILED_PRECONDITION from any other state.
+absl::Status CheckRefundable(PaymentStatus current);
+
+// --- Idempotency keys -------------------------------------------------------
+
+// A stored idempotency key.
+struct IdempotencyRecord {
+  std::string fingerprint;
+  bool done = false;  // false: the first request is still in flight
+  std::chrono::system_clock::time_point locked_until;
+};
+
+enum class IdempotencyAction {
+  kProceed,   // no record: this request owns the key
+  kReplay,    // done with the same fingerprint: answer the stored response
+  kMismatch,  // same key, different request: FAILED_PRECONDITION
+  kInFlight,  // first request still running: ABORTED, client retries
+  kTakeOver,  // the in-flight owner's lock expired (it crashed): proceed
+};
+
+IdempotencyAction DecideIdempotency(const std::optional<IdempotencyRecord>& existing,
+                                    const std::string& fingerprint,
+                                    std::chrono::system_clock::time_point now);
+
+// A stable digest of the fields that define a CreatePayment request.
+std::string CreatePaymentFingerprint(const std::string& order_id, int64_t amount_minor,
+                                     const std::string& currency);
+// The same for RefundPayment.
+std::string RefundFingerprint(const std::string& payment_id, const std::string& reason);
+
+// INVALID_ARGUMENT for a malformed CreatePayment request.
+absl::Status ValidateCreatePayment(const std::string& idempotency_key, const std::string& order_id,
+                                   int64_t amount_minor, const std::string& currency);
+
+// --- Provider callbacks -----------------------------------------------------
+
+inline constexpr std::chrono::milliseconds kCallbackWindow{300'000};
+inline constexpr std::chrono::milliseconds kNonceTtl{600'000};
+
+struct CallbackMessage {
+  std::string provider;
+  std::string event_id;
+  std::string payment_id;
+  std::string provider_txn_id;
+  std::string status_name;  // the enum name as received
+  std::optional<PaymentStatus> status;
+  int64_t amount_minor = 0;
+  std::string currency;
+  int64_t occurred_at_unix_ms = 0;
+  int64_t timestamp_unix_ms = 0;
+  std::string nonce;
+  std::string signature;
+};
+
+// INVALID_ARGUMENT for missing or malformed fields.
+absl::Status ValidateCallbackShape(const CallbackMessage& m);
+
+// UNAUTHENTICATED when the timestamp is more than the window away from now.
+absl::Status CheckCallbackWindow(const CallbackMessage& m, int64_t now_unix_ms);
 
 }  // namespace payonce::payment

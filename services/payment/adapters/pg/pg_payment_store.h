@@ -1,6 +1,7 @@
 // PaymentStore on PostgreSQL (database payonce_payment).
 #pragma once
 
+#include "services/common/clock.h"
 #include "services/common/pg_pool.h"
 #include "services/payment/app/payment_store.h"
 
@@ -8,12 +9,30 @@ namespace payonce::payment {
 
 class PgPaymentStore final : public PaymentStore {
  public:
-  explicit PgPaymentStore(PgPool& pool) : pool_(pool) {}
+  PgPaymentStore(PgPool& pool, IdGenerator& ids) : pool_(pool), ids_(ids) {}
+
   absl::StatusOr<Payment> Get(const std::string& payment_id) override;
   absl::StatusOr<std::vector<Payment>> ListForOrder(const std::string& order_id) override;
+  absl::StatusOr<IdempotencyClaim> ClaimIdempotencyKey(const std::string& scope,
+                                                       const std::string& key,
+                                                       const std::string& fingerprint,
+                                                       std::chrono::milliseconds lock_for,
+                                                       std::chrono::milliseconds keep_for) override;
+  absl::Status CompleteIdempotencyKey(const std::string& scope, const std::string& key,
+                                      const std::string& payment_id) override;
+  absl::Status ReleaseIdempotencyKey(const std::string& scope, const std::string& key) override;
+  absl::StatusOr<std::optional<Payment>> FindBlockingPayment(const std::string& order_id) override;
+  absl::StatusOr<PaymentInsert> InsertPendingPayment(const Payment& payment) override;
+  absl::Status RecordDebit(const std::string& payment_id,
+                           const std::string& provider_txn_id) override;
+  absl::StatusOr<CallbackResult> ApplyCallback(const CallbackMessage& callback) override;
+  absl::StatusOr<Payment> MarkRefunded(const std::string& payment_id, const std::string& refund_id,
+                                       const std::string& reason) override;
+  absl::StatusOr<int64_t> SweepExpired() override;
 
  private:
   PgPool& pool_;
+  IdGenerator& ids_;
 };
 
 }  // namespace payonce::payment

@@ -1,0 +1,689 @@
+// Payment service against a real PostgreSQL and Redis, over gRPC in process,
+// with fake peers (order directory, provider) whose behaviour tests control.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include <prometheus/text_serializer.h>
+
+#include "payonce/payment/v1/payment_service.grpc.pb.h"
+#include "services/common/clock.h"
+#include "services/common/domain/callback_signature.h"
+#include "services/common/grpc_server.h"
+#include "services/common/pg_pool.h"
+#include "services/payment/adapters/grpc/payment_grpc_service.h"
+#include "services/payment/adapters/metrics/payment_metrics.h"
+#include "services/payment/adapters/pg/pg_payment_store.h"
+#include "services/payment/adapters/redis/redis_cache.h"
+#include "services/payment/app/payment_app.h"
+#include "tests/support/local_servers.h"
+
+namespace payonce::payment {
+namespace {
+
+using payonce::testing::LocalServers;
+namespace pb = payonce::payment::v1;
+
+constexpr const char* kSecret = "test-secret-1";
+
+// Orders the fake directory knows; availability is switchable.
+class FakeOrders final : public OrderDirectory {
+ public:
+  absl::StatusOr<OrderSnapshot> GetOrder(const std::string& order_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!available_) return absl::UnavailableError("order service down");
+    auto it = orders_.find(order_id);
+    if (it == orders_.end()) return absl::NotFoundError("no order");
+    return it->second;
+  }
+  void Put(const std::string& id, int64_t amount, OrderSnapshot::Status status =
+                                                      OrderSnapshot::Status::kPendingPayment) {
+    std::lock_guard<std::mutex> lock(mu_);
+    orders_[id] = {id, status, amount, "EUR"};
+  }
+  void SetAvailable(bool available) {
+    std::lock_guard<std::mutex> lock(mu_);
+    available_ = available;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, OrderSnapshot> orders_;
+  bool available_ = true;
+};
+
+// Counts debits per payment; can hold debits until released.
+class FakeProvider final : public ProviderGateway {
+ public:
+  absl::StatusOr<DebitResult> Debit(const std::string& payment_id, int64_t, const std::string&) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++debits_[payment_id];
+    ++total_debits_;
+    cv_.wait(lock, [&] { return !hold_; });
+    if (fail_) return absl::UnavailableError("provider timeout");
+    return DebitResult{"txn-" + payment_id, PaymentStatus::kSucceeded};
+  }
+  absl::StatusOr<std::vector<ProviderCapture>> QueryTransaction(const std::string&) override {
+    return std::vector<ProviderCapture>{};
+  }
+  absl::StatusOr<ProviderRefund> Refund(const std::string& txn, const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++refunds_[key];
+    return ProviderRefund{"refund-" + txn, txn, 0, "EUR"};
+  }
+  void Hold(bool hold) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hold_ = hold;
+    }
+    cv_.notify_all();
+  }
+  void Fail(bool fail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = fail;
+  }
+  int total_debits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return total_debits_;
+  }
+  int refunds(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refunds_[key];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int> debits_;
+  std::map<std::string, int> refunds_;
+  int total_debits_ = 0;
+  bool hold_ = false;
+  bool fail_ = false;
+};
+
+class PaymentServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { servers_ = new LocalServers(); }
+  static void TearDownTestSuite() {
+    delete servers_;
+    servers_ = nullptr;
+  }
+
+  void SetUp() override {
+    log_ = std::make_unique<Logger>("payment-test", "error");
+    registry_ = std::make_shared<prometheus::Registry>();
+    grpc_metrics_ = std::make_unique<GrpcServerMetrics>(*registry_);
+    metrics_ = std::make_unique<PaymentMetrics>(*registry_);
+    PgPoolOptions opts;
+    opts.dsn = servers_->Dsn("payment");
+    opts.size = 16;
+    pool_ = std::make_unique<PgPool>(opts, *log_);
+    ids_ = std::make_unique<UuidV7Generator>(clock_);
+    cache_ = std::make_unique<RedisCache>(
+        RedisOptions{servers_->RedisAddr(), std::chrono::milliseconds(200),
+                     std::chrono::milliseconds(200), 16},
+        *log_);
+    store_ = std::make_unique<PgPaymentStore>(*pool_, *ids_);
+    PaymentAppOptions options;
+    options.callback_secrets = {"rotated-new-secret", kSecret};
+    app_ = std::make_unique<PaymentApp>(options, *store_, orders_, provider_, *cache_, *ids_,
+                                        clock_, *metrics_, *log_);
+    service_ = std::make_unique<PaymentGrpcService>(*app_, *log_);
+    server_ = std::make_unique<GrpcServerHost>(GrpcServerOptions{"127.0.0.1:0", 128, {}}, *log_,
+                                               *grpc_metrics_);
+    server_->AddService(service_.get(), "payonce.payment.v1.PaymentService");
+    ASSERT_TRUE(server_->Start().ok());
+    stub_ = pb::PaymentService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    provider_.Hold(false);
+    server_->Shutdown();
+  }
+
+  static std::string Unique(const std::string& prefix) {
+    static std::atomic<int> n{0};
+    return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+
+  grpc::Status CreatePayment(const pb::CreatePaymentRequest& req, pb::Payment* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineAfter(std::chrono::milliseconds(15000)));
+    return stub_->CreatePayment(&ctx, req, out);
+  }
+
+  pb::CreatePaymentRequest PayRequest(const std::string& order_id, int64_t amount = 1999) {
+    pb::CreatePaymentRequest r;
+    r.set_idempotency_key(Unique("key"));
+    r.set_order_id(order_id);
+    r.set_amount_minor(amount);
+    r.set_currency("EUR");
+    return r;
+  }
+
+  // A pending payment for a fresh order.
+  pb::Payment NewPayment() {
+    const std::string order = Unique("order");
+    orders_.Put(order, 1999);
+    pb::Payment p;
+    const auto s = CreatePayment(PayRequest(order), &p);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(p.status(), pb::PAYMENT_STATUS_PENDING);
+    return p;
+  }
+
+  pb::ProviderCallback Callback(const pb::Payment& p, pb::PaymentStatus status,
+                                const std::string& event_id, const std::string& secret = kSecret) {
+    pb::ProviderCallback c;
+    c.set_provider("sandbox");
+    c.set_event_id(event_id);
+    c.set_payment_id(p.payment_id());
+    c.set_provider_txn_id("txn-" + p.payment_id());
+    c.set_status(status);
+    c.set_amount_minor(p.amount_minor());
+    c.set_currency(p.currency());
+    c.set_occurred_at_unix_ms(clock_.NowUnixMs() - 1000);
+    c.set_timestamp_unix_ms(clock_.NowUnixMs());
+    c.set_nonce(Unique("nonce"));
+    Sign(c, secret);
+    return c;
+  }
+
+  static void Sign(pb::ProviderCallback& c, const std::string& secret = kSecret) {
+    c.set_signature(SignCallback(
+        secret, {c.provider(), c.event_id(), c.payment_id(), c.provider_txn_id(),
+                 pb::PaymentStatus_Name(c.status()), c.amount_minor(), c.currency(),
+                 c.occurred_at_unix_ms(), c.timestamp_unix_ms(), c.nonce()}));
+  }
+
+  grpc::Status Deliver(const pb::ProviderCallback& c, pb::CallbackAck* ack) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineAfter(std::chrono::milliseconds(15000)));
+    return stub_->HandleProviderCallback(&ctx, c, ack);
+  }
+
+  static std::string Sql(const std::string& q) { return servers_->Query("payment", q); }
+  static std::string OutboxRows(const std::string& payment_id) {
+    return Sql("SELECT count(*) FROM outbox WHERE payment_id = '" + payment_id + "'");
+  }
+  static std::string Status(const std::string& payment_id) {
+    return Sql("SELECT status FROM payments WHERE payment_id = '" + payment_id + "'");
+  }
+
+  double RedisErrors() {
+    prometheus::TextSerializer serializer;
+    const std::string text = serializer.Serialize(registry_->Collect());
+    const std::string name = "\npayonce_redis_errors_total ";
+    const auto pos = text.find(name);
+    return pos == std::string::npos ? -1 : std::stod(text.substr(pos + name.size()));
+  }
+
+  static LocalServers* servers_;
+  SystemClock clock_;
+  FakeOrders orders_;
+  FakeProvider provider_;
+  std::unique_ptr<Logger> log_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<GrpcServerMetrics> grpc_metrics_;
+  std::unique_ptr<PaymentMetrics> metrics_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<UuidV7Generator> ids_;
+  std::unique_ptr<RedisCache> cache_;
+  std::unique_ptr<PgPaymentStore> store_;
+  std::unique_ptr<PaymentApp> app_;
+  std::unique_ptr<PaymentGrpcService> service_;
+  std::unique_ptr<GrpcServerHost> server_;
+  std::unique_ptr<pb::PaymentService::Stub> stub_;
+};
+
+LocalServers* PaymentServiceTest::servers_ = nullptr;
+
+// --- CreatePayment ---------------------------------------------------------
+
+TEST_F(PaymentServiceTest, CreatePaymentDebitsOnceWithThePaymentIdAsProviderKey) {
+  const int before = provider_.total_debits();
+  const pb::Payment p = NewPayment();
+  EXPECT_EQ(provider_.total_debits(), before + 1);
+  EXPECT_EQ(p.provider_txn_id(), "txn-" + p.payment_id());
+  EXPECT_EQ(p.provider(), "sandbox");
+  EXPECT_EQ(Sql("SELECT live FROM payments WHERE payment_id = '" + p.payment_id() + "'"), "t");
+}
+
+TEST_F(PaymentServiceTest, SameKeySameRequestReturnsSamePaymentWithoutNewDebit) {
+  const std::string order = Unique("order");
+  orders_.Put(order, 1999);
+  const auto req = PayRequest(order);
+  pb::Payment first;
+  pb::Payment again;
+  ASSERT_TRUE(CreatePayment(req, &first).ok());
+  const int debits = provider_.total_debits();
+  ASSERT_TRUE(CreatePayment(req, &again).ok());
+  EXPECT_EQ(again.payment_id(), first.payment_id());
+  EXPECT_EQ(provider_.total_debits(), debits);
+}
+
+TEST_F(PaymentServiceTest, SameKeyAnotherAmountFailsPreconditionAndChangesNothing) {
+  const std::string order = Unique("order");
+  orders_.Put(order, 1999);
+  auto req = PayRequest(order);
+  pb::Payment first;
+  ASSERT_TRUE(CreatePayment(req, &first).ok());
+  const int debits = provider_.total_debits();
+  const std::string payments = Sql("SELECT count(*) FROM payments");
+  req.set_amount_minor(2999);
+  pb::Payment out;
+  EXPECT_EQ(CreatePayment(req, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(provider_.total_debits(), debits);
+  EXPECT_EQ(Sql("SELECT count(*) FROM payments"), payments);
+}
+
+TEST_F(PaymentServiceTest, SixteenConcurrentAttemptsWithDifferentKeysMakeOnePaymentOneDebit) {
+  const std::string order = Unique("order");
+  orders_.Put(order, 1999);
+  const int before = provider_.total_debits();
+  std::promise<void> go;
+  std::shared_future<void> start = go.get_future().share();
+  std::vector<std::future<std::pair<grpc::Status, pb::Payment>>> calls;
+  for (int i = 0; i < 16; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, start] {
+      start.wait();
+      pb::Payment p;
+      auto s = CreatePayment(PayRequest(order), &p);
+      return std::make_pair(s, p);
+    }));
+  }
+  go.set_value();
+  std::set<std::string> ids;
+  for (auto& f : calls) {
+    auto [s, p] = f.get();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ids.insert(p.payment_id());
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(provider_.total_debits(), before + 1);
+  EXPECT_EQ(Sql("SELECT count(*) FROM payments WHERE order_id = '" + order + "'"), "1");
+}
+
+TEST_F(PaymentServiceTest, SameKeyWhileFirstIsInFlightIsAborted) {
+  const std::string order = Unique("order");
+  orders_.Put(order, 1999);
+  const auto req = PayRequest(order);
+  provider_.Hold(true);
+  auto first = std::async(std::launch::async, [&] {
+    pb::Payment p;
+    return CreatePayment(req, &p);
+  });
+  ASSERT_TRUE(payonce::testing::WaitUntil(
+      [&] { return Sql("SELECT count(*) FROM payments WHERE order_id = '" + order + "'") == "1"; },
+      std::chrono::seconds(10)));
+  pb::Payment second;
+  EXPECT_EQ(CreatePayment(req, &second).error_code(), grpc::StatusCode::ABORTED);
+  provider_.Hold(false);
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_TRUE(CreatePayment(req, &second).ok());
+}
+
+TEST_F(PaymentServiceTest, CreatePaymentRejectsBadInput) {
+  const std::string order = Unique("order");
+  orders_.Put(order, 1999);
+  std::vector<std::pair<const char*, pb::CreatePaymentRequest>> cases;
+  auto r = PayRequest(order);
+  r.clear_idempotency_key();
+  cases.emplace_back("no key", r);
+  r = PayRequest(order);
+  r.clear_order_id();
+  cases.emplace_back("no order", r);
+  r = PayRequest(order);
+  r.set_amount_minor(0);
+  cases.emplace_back("zero amount", r);
+  r = PayRequest(order);
+  r.set_currency("euro");
+  cases.emplace_back("bad currency", r);
+  const int debits = provider_.total_debits();
+  for (const auto& [name, req] : cases) {
+    pb::Payment p;
+    EXPECT_EQ(CreatePayment(req, &p).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+  }
+  EXPECT_EQ(provider_.total_debits(), debits);
+  EXPECT_EQ(Sql("SELECT count(*) FROM payments WHERE order_id = '" + order + "'"), "0");
+}
+
+TEST_F(PaymentServiceTest, CreatePaymentChecksTheOrder) {
+  const int debits = provider_.total_debits();
+  pb::Payment p;
+  // Unknown order.
+  EXPECT_EQ(CreatePayment(PayRequest(Unique("missing")), &p).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // Amount differs from the order's.
+  const std::string order = Unique("order");
+  orders_.Put(order, 1999);
+  EXPECT_EQ(CreatePayment(PayRequest(order, 1000), &p).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // Not waiting for payment.
+  const std::string cancelled = Unique("order");
+  orders_.Put(cancelled, 1999, OrderSnapshot::Status::kCancelled);
+  EXPECT_EQ(CreatePayment(PayRequest(cancelled), &p).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // Order service unreachable.
+  orders_.SetAvailable(false);
+  const auto req = PayRequest(order);
+  EXPECT_EQ(CreatePayment(req, &p).error_code(), grpc::StatusCode::UNAVAILABLE);
+  orders_.SetAvailable(true);
+  EXPECT_EQ(provider_.total_debits(), debits);
+  // The same key works once the order service is back.
+  EXPECT_TRUE(CreatePayment(req, &p).ok());
+}
+
+TEST_F(PaymentServiceTest, UnknownDebitOutcomeLeavesThePaymentPending) {
+  provider_.Fail(true);
+  const pb::Payment p = NewPayment();
+  provider_.Fail(false);
+  EXPECT_EQ(Status(p.payment_id()), "PENDING");
+  // And it blocks a new attempt for the order: no second debit.
+  const int debits = provider_.total_debits();
+  pb::Payment again;
+  ASSERT_TRUE(CreatePayment(PayRequest(p.order_id()), &again).ok());
+  EXPECT_EQ(again.payment_id(), p.payment_id());
+  EXPECT_EQ(provider_.total_debits(), debits);
+}
+
+// --- HandleProviderCallback --------------------------------------------------
+
+TEST_F(PaymentServiceTest, FirstValidCallbackAppliesWithOneOutboxRow) {
+  const pb::Payment p = NewPayment();
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_APPLIED);
+  EXPECT_EQ(ack.payment().status(), pb::PAYMENT_STATUS_SUCCEEDED);
+  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+  EXPECT_EQ(Sql("SELECT status FROM outbox WHERE payment_id = '" + p.payment_id() + "'"),
+            "SUCCEEDED");
+}
+
+TEST_F(PaymentServiceTest, SixtyFourConcurrentDeliveriesOfOneCallbackApplyOnce) {
+  const pb::Payment p = NewPayment();
+  const std::string event = Unique("evt");
+  std::promise<void> go;
+  std::shared_future<void> start = go.get_future().share();
+  std::vector<std::future<std::pair<grpc::Status, pb::CallbackAck>>> calls;
+  for (int i = 0; i < 64; ++i) {
+    // Each re-send carries the same event_id with a fresh nonce and signature.
+    auto c = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, event);
+    calls.push_back(std::async(std::launch::async, [&, c, start] {
+      start.wait();
+      pb::CallbackAck ack;
+      auto s = Deliver(c, &ack);
+      return std::make_pair(s, ack);
+    }));
+  }
+  go.set_value();
+  int applied = 0;
+  int duplicate = 0;
+  for (auto& f : calls) {
+    auto [s, ack] = f.get();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (ack.outcome() == pb::CALLBACK_OUTCOME_APPLIED) ++applied;
+    if (ack.outcome() == pb::CALLBACK_OUTCOME_DUPLICATE) ++duplicate;
+  }
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(duplicate, 63);
+  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+  EXPECT_EQ(Sql("SELECT count(*) FROM payment_history WHERE payment_id = '" + p.payment_id() +
+                "' AND new_status = 'SUCCEEDED'"),
+            "1");
+}
+
+TEST_F(PaymentServiceTest, SameTransitionUnderAnotherEventIsDuplicate) {
+  const pb::Payment p = NewPayment();
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_DUPLICATE);
+  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+}
+
+TEST_F(PaymentServiceTest, RegressionIsIgnoredStaleWithOnlyAHistoryEntry) {
+  const pb::Payment p = NewPayment();
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  const std::string history =
+      Sql("SELECT count(*) FROM payment_history WHERE payment_id = '" + p.payment_id() + "'");
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_FAILED, Unique("evt")), &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_IGNORED_STALE);
+  EXPECT_EQ(ack.payment().status(), pb::PAYMENT_STATUS_SUCCEEDED);
+  EXPECT_EQ(Status(p.payment_id()), "SUCCEEDED");
+  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+  EXPECT_EQ(Sql("SELECT count(*) FROM payment_history WHERE payment_id = '" + p.payment_id() + "'"),
+            std::to_string(std::stoi(history) + 1));
+}
+
+TEST_F(PaymentServiceTest, RotatedSecretIsAccepted) {
+  const pb::Payment p = NewPayment();
+  pb::CallbackAck ack;
+  ASSERT_TRUE(
+      Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt"), "rotated-new-secret"), &ack)
+          .ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_APPLIED);
+}
+
+// Every rejection row of CONTRACT §4: the right status, and nothing changes.
+TEST_F(PaymentServiceTest, EveryRejectionRowAnswersAsWrittenAndChangesNothing) {
+  const pb::Payment p = NewPayment();
+  const auto good = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt"));
+  struct Case {
+    const char* name;
+    pb::ProviderCallback callback;
+    grpc::StatusCode code;
+  };
+  std::vector<Case> cases;
+  auto c = good;
+  c.set_amount_minor(c.amount_minor() + 1);  // tampered after signing
+  cases.push_back({"bad signature", c, grpc::StatusCode::UNAUTHENTICATED});
+  c = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt"), "unknown-secret");
+  cases.push_back({"unknown secret", c, grpc::StatusCode::UNAUTHENTICATED});
+  c = good;
+  c.set_nonce(Unique("nonce"));
+  c.set_timestamp_unix_ms(clock_.NowUnixMs() - 301'000);
+  Sign(c);
+  cases.push_back({"timestamp too old", c, grpc::StatusCode::UNAUTHENTICATED});
+  c.set_nonce(Unique("nonce"));
+  c.set_timestamp_unix_ms(clock_.NowUnixMs() + 301'000);
+  Sign(c);
+  cases.push_back({"timestamp in the future", c, grpc::StatusCode::UNAUTHENTICATED});
+  c = good;
+  c.set_payment_id("no-such-payment");
+  c.set_nonce(Unique("nonce"));
+  Sign(c);
+  cases.push_back({"unknown payment", c, grpc::StatusCode::NOT_FOUND});
+  c = good;
+  c.set_amount_minor(p.amount_minor() + 100);
+  c.set_nonce(Unique("nonce"));
+  Sign(c);
+  cases.push_back({"amount differs", c, grpc::StatusCode::FAILED_PRECONDITION});
+  c = good;
+  c.set_currency("USD");
+  c.set_nonce(Unique("nonce"));
+  Sign(c);
+  cases.push_back({"currency differs", c, grpc::StatusCode::FAILED_PRECONDITION});
+  for (auto clear : std::vector<std::function<void(pb::ProviderCallback&)>>{
+           [](auto& x) { x.clear_provider(); }, [](auto& x) { x.clear_event_id(); },
+           [](auto& x) { x.clear_payment_id(); }, [](auto& x) { x.clear_provider_txn_id(); },
+           [](auto& x) { x.clear_nonce(); }, [](auto& x) { x.clear_signature(); },
+           [](auto& x) { x.clear_timestamp_unix_ms(); },
+           [](auto& x) { x.clear_occurred_at_unix_ms(); },
+           [](auto& x) { x.set_status(pb::PAYMENT_STATUS_PENDING); },
+           [](auto& x) { x.set_status(pb::PAYMENT_STATUS_UNSPECIFIED); },
+           [](auto& x) { x.set_amount_minor(0); }, [](auto& x) { x.set_currency("eu"); }}) {
+    c = good;
+    clear(c);
+    c.set_nonce(c.nonce().empty() ? "" : Unique("nonce"));
+    if (!c.signature().empty()) Sign(c);
+    cases.push_back({"missing/malformed field", c, grpc::StatusCode::INVALID_ARGUMENT});
+  }
+  const std::string anomalies_before = Sql("SELECT count(*) FROM anomalies");
+  for (const auto& tc : cases) {
+    pb::CallbackAck ack;
+    EXPECT_EQ(Deliver(tc.callback, &ack).error_code(), tc.code) << tc.name;
+  }
+  EXPECT_EQ(Status(p.payment_id()), "PENDING");
+  EXPECT_EQ(OutboxRows(p.payment_id()), "0");
+  // The two mismatches leave anomaly rows for the reconciler, nothing else.
+  EXPECT_EQ(Sql("SELECT count(*) FROM anomalies"), std::to_string(std::stoi(anomalies_before) + 2));
+  EXPECT_EQ(Sql("SELECT count(*) FROM anomalies WHERE kind = 'callback_amount_mismatch' AND "
+                "payment_id = '" + p.payment_id() + "'"),
+            "2");
+
+  // The good callback still applies afterwards...
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(good, &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_APPLIED);
+  // ...and its verbatim replay (same nonce) is refused.
+  EXPECT_EQ(Deliver(good, &ack).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+}
+
+TEST_F(PaymentServiceTest, LateSuccessIsRecordedEvenWhenANewAttemptIsLive) {
+  const pb::Payment first = NewPayment();
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(Callback(first, pb::PAYMENT_STATUS_FAILED, Unique("evt")), &ack).ok());
+  ASSERT_EQ(ack.payment().status(), pb::PAYMENT_STATUS_FAILED);
+  pb::Payment second;
+  ASSERT_TRUE(CreatePayment(PayRequest(first.order_id()), &second).ok());
+  ASSERT_NE(second.payment_id(), first.payment_id());
+  // Money moved for the first attempt after all: recorded, never blocked.
+  ASSERT_TRUE(Deliver(Callback(first, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_APPLIED);
+  EXPECT_EQ(ack.payment().status(), pb::PAYMENT_STATUS_SUCCEEDED);
+  EXPECT_TRUE(ack.payment().late_success());
+  EXPECT_EQ(Status(second.payment_id()), "PENDING");
+  EXPECT_EQ(Sql("SELECT count(*) FROM anomalies WHERE kind = 'late_success' AND payment_id = '" +
+                first.payment_id() + "'"),
+            "1");
+  EXPECT_EQ(OutboxRows(first.payment_id()), "2");  // FAILED, then SUCCEEDED
+}
+
+TEST_F(PaymentServiceTest, SecondCaptureForOnePaymentIsFlaggedForRefund) {
+  const pb::Payment p = NewPayment();
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  auto second = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt"));
+  second.set_provider_txn_id("txn-extra-" + p.payment_id());
+  Sign(second);
+  ASSERT_TRUE(Deliver(second, &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_DUPLICATE);
+  EXPECT_EQ(Sql("SELECT provider_txn_id FROM anomalies WHERE kind = 'duplicate_capture' AND "
+                "payment_id = '" + p.payment_id() + "'"),
+            "txn-extra-" + p.payment_id());
+  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+}
+
+// --- Redis down ----------------------------------------------------------------
+
+TEST_F(PaymentServiceTest, RedisDownAnswersStayCorrectAndErrorsAreCounted) {
+  const pb::Payment p = NewPayment();
+  const auto replayed = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt"));
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(replayed, &ack).ok());
+  const std::string order = Unique("order");
+  orders_.Put(order, 1999);
+  const auto pay = PayRequest(order);
+  pb::Payment paid;
+  ASSERT_TRUE(CreatePayment(pay, &paid).ok());
+
+  const double errors_before = RedisErrors();
+  servers_->StopRedis();
+  // A replayed nonce is still refused: PostgreSQL remembers it.
+  EXPECT_EQ(Deliver(replayed, &ack).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Redelivery with a fresh nonce is a duplicate; nothing changes.
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, replayed.event_id()), &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_DUPLICATE);
+  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+  // Idempotent CreatePayment answers from PostgreSQL.
+  const int debits = provider_.total_debits();
+  pb::Payment again;
+  ASSERT_TRUE(CreatePayment(pay, &again).ok());
+  EXPECT_EQ(again.payment_id(), paid.payment_id());
+  auto other = pay;
+  other.set_amount_minor(5);
+  EXPECT_EQ(CreatePayment(other, &again).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(provider_.total_debits(), debits);
+  // A brand-new payment and its callback still work.
+  const pb::Payment fresh = NewPayment();
+  ASSERT_TRUE(Deliver(Callback(fresh, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_APPLIED);
+  EXPECT_GT(RedisErrors(), errors_before);
+  servers_->StartRedis();
+}
+
+// --- RefundPayment -----------------------------------------------------------
+
+TEST_F(PaymentServiceTest, RefundPaymentRefundsASucceededPaymentOnce) {
+  const pb::Payment p = NewPayment();
+  pb::RefundPaymentRequest req;
+  req.set_idempotency_key(Unique("refund"));
+  req.set_payment_id(p.payment_id());
+  req.set_reason("customer asked");
+  pb::Payment out;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->RefundPayment(&ctx, req, &out).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);  // still PENDING
+  }
+  pb::CallbackAck ack;
+  ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->RefundPayment(&ctx, req, &out).ok());
+    EXPECT_EQ(out.status(), pb::PAYMENT_STATUS_REFUNDED);
+  }
+  EXPECT_EQ(provider_.refunds("refund:txn-" + p.payment_id()), 1);
+  EXPECT_EQ(Sql("SELECT count(*) FROM outbox WHERE status = 'REFUNDED' AND payment_id = '" +
+                p.payment_id() + "'"),
+            "1");
+  req.set_payment_id("no-such-payment");
+  req.set_idempotency_key(Unique("refund"));
+  grpc::ClientContext ctx;
+  EXPECT_EQ(stub_->RefundPayment(&ctx, req, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  req.clear_idempotency_key();
+  grpc::ClientContext ctx2;
+  EXPECT_EQ(stub_->RefundPayment(&ctx2, req, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(PaymentServiceTest, ReadsAnswerNotFoundAndInvalidArgument) {
+  pb::Payment out;
+  pb::GetPaymentRequest get;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetPayment(&ctx, get, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  get.set_payment_id("no-such-payment");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetPayment(&ctx, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  pb::ListPaymentsRequest list;
+  pb::ListPaymentsResponse resp;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->ListPayments(&ctx, list, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  const pb::Payment p = NewPayment();
+  list.set_order_id(p.order_id());
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ListPayments(&ctx, list, &resp).ok());
+  ASSERT_EQ(resp.payments_size(), 1);
+  EXPECT_EQ(resp.payments(0).payment_id(), p.payment_id());
+}
+
+}  // namespace
+}  // namespace payonce::payment
