@@ -12,8 +12,10 @@
 #include "services/common/settings.h"
 #include "services/payment/adapters/clients/order_directory_client.h"
 #include "services/payment/adapters/clients/provider_gateway_client.h"
+#include "services/payment/adapters/grpc/outbox_admin_service.h"
 #include "services/payment/adapters/grpc/payment_grpc_service.h"
 #include "services/payment/adapters/metrics/payment_metrics.h"
+#include "services/payment/adapters/pg/pg_outbox_admin_store.h"
 #include "services/payment/adapters/pg/pg_payment_store.h"
 #include "services/payment/adapters/redis/redis_cache.h"
 #include "services/payment/app/payment_app.h"
@@ -117,9 +119,12 @@ int main(int argc, char** argv) {
   payment::PaymentApp app(options, store, orders, provider, cache, ids, clock, payment_metrics,
                           log);
   payment::PaymentGrpcService service(app, log);
+  payment::PgOutboxAdminStore admin_store(pool);
+  payment::OutboxAdminGrpcService admin(admin_store, log);
 
   GrpcServerHost server(ServerOptions(settings), log, grpc_metrics);
   server.AddService(&service, "payonce.payment.v1.PaymentService");
+  server.AddService(&admin, "payonce.payment.v1.OutboxAdmin");
   if (auto s = server.Start(); !s.ok()) {
     log.Error("cannot start gRPC server", {{"error", std::string(s.message())}});
     return 1;

@@ -1,0 +1,87 @@
+// The relay's retry rules: which delivery errors are worth retrying, how long
+// to wait before the next attempt, and when to give up on a row (dead letter).
+// Pure: no I/O; randomness comes through RandomSource so tests script it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace payonce::relay {
+
+// Uniform random integers; injected so tests control the jitter.
+class RandomSource {
+ public:
+  virtual ~RandomSource() = default;
+  // A uniformly distributed integer in [lo, hi]; requires lo <= hi.
+  virtual int64_t UniformInt(int64_t lo, int64_t hi) = 0;
+};
+
+// std::mt19937_64 seeded from std::random_device. Thread-safe.
+class SeededRandomSource final : public RandomSource {
+ public:
+  SeededRandomSource();
+  int64_t UniformInt(int64_t lo, int64_t hi) override;
+
+ private:
+  std::mutex mu_;
+  std::mt19937_64 engine_;
+};
+
+struct RetryPolicy {
+  // Backoff ceiling after the first failed attempt; doubles per attempt.
+  std::chrono::milliseconds backoff_base{200};
+  // Upper bound of every backoff ceiling.
+  std::chrono::milliseconds backoff_max{60000};
+  // A row whose attempts reach this many is dead-lettered on failure.
+  int max_attempts = 20;
+};
+
+// The longest wait after the `attempt`-th failed attempt (1-based):
+// backoff_base * 2^(attempt-1), capped at backoff_max.
+std::chrono::milliseconds BackoffCeiling(const RetryPolicy& policy, int attempt);
+
+// Exponential backoff with full jitter: uniform in [0, BackoffCeiling], so
+// replicas and rows that failed together do not retry in lockstep.
+std::chrono::milliseconds BackoffDelay(const RetryPolicy& policy, int attempt,
+                                       RandomSource& random);
+
+// Whether a row that has now failed `attempts` times is given up on.
+bool ShouldDeadLetter(const RetryPolicy& policy, int attempts);
+
+// How a failed ApplyPaymentEvent call is treated.
+enum class DeliveryErrorClass {
+  // Worth retrying with backoff: the order service was unreachable, slow,
+  // overloaded, or failed in a way a later attempt may not (also used for
+  // configuration errors an operator can fix, e.g. UNIMPLEMENTED).
+  kTransient,
+  // The event itself is refused (INVALID_ARGUMENT, OUT_OF_RANGE): the same
+  // bytes will be refused forever, so the row is dead-lettered at once.
+  kPermanent,
+};
+
+DeliveryErrorClass ClassifyDeliveryError(absl::StatusCode code);
+
+// What happens to a row whose delivery attempt just failed.
+struct FailureDecision {
+  bool dead_letter = false;
+  // The wait before the next attempt (zero when dead-lettered).
+  std::chrono::milliseconds retry_after{0};
+};
+
+// Dead letter for a permanent error or when `attempts` reached max_attempts;
+// otherwise a retry after BackoffDelay(attempts).
+FailureDecision DecideAfterFailure(const RetryPolicy& policy, int attempts, absl::StatusCode code,
+                                   RandomSource& random);
+
+// The outbox.last_error text for a failed attempt: "<CODE>: message", e.g.
+// "UNAVAILABLE: connection refused", cut to at most kMaxErrorLength bytes.
+std::string DescribeDeliveryError(const absl::Status& error);
+
+inline constexpr size_t kMaxErrorLength = 1000;
+
+}  // namespace payonce::relay

@@ -1,0 +1,116 @@
+#include "services/provider_sandbox/app/sandbox_app.h"
+
+namespace payonce::provider {
+
+NewCapture SandboxApp::MakeCapture(const DebitRequest& request, CaptureStatus status,
+                                   int64_t now_ms, const FaultConfig& faults) {
+  NewCapture out;
+  out.capture.provider_txn_id = ids_.NewId();
+  out.capture.merchant_payment_id = request.merchant_payment_id;
+  out.capture.status = status;
+  out.capture.amount_minor = request.amount_minor;
+  out.capture.currency = request.currency;
+  out.capture.captured_at_ms = now_ms;
+  out.callback.event_id = ids_.NewId();
+  out.callback.status = status;
+  out.callback.plan = PlanCallback(faults, rng_);
+  out.callback.first_attempt_at_ms = now_ms + out.callback.plan.delay_ms;
+  return out;
+}
+
+absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
+  if (auto s = ValidateDebitRequest(request); !s.ok()) return s;
+  const int64_t now_ms = clock_.NowUnixMs();
+  auto plan = store_.RecordDebit(
+      request, now_ms, [&](const DebitSnapshot& snapshot) -> absl::StatusOr<DebitPlan> {
+        DebitPlan plan;
+        if (snapshot.first_call) {
+          const bool declined = DecideDecline(snapshot.faults, rng_);
+          plan.new_captures.push_back(
+              MakeCapture(request, declined ? CaptureStatus::kFailed : CaptureStatus::kSucceeded,
+                          now_ms, snapshot.faults));
+          // The bank's anti-replay failure: one debit, two separate captures,
+          // each called back. The answer names the first.
+          if (!declined && DecideDoubleCharge(snapshot.faults, rng_)) {
+            plan.new_captures.push_back(
+                MakeCapture(request, CaptureStatus::kSucceeded, now_ms, snapshot.faults));
+          }
+        } else {
+          if (auto s = CheckRepeatDebit(snapshot.debit, request); !s.ok()) return s;
+          if (snapshot.captures.empty()) {
+            return absl::InternalError("debit " + request.merchant_payment_id + " has no capture");
+          }
+          if (DecideDoubleCharge(snapshot.faults, rng_)) {
+            plan.new_captures.push_back(
+                MakeCapture(request, CaptureStatus::kSucceeded, now_ms, snapshot.faults));
+          }
+        }
+        const Capture& answer = !snapshot.first_call && plan.new_captures.empty()
+                                    ? snapshot.captures.front()
+                                    : (snapshot.first_call ? plan.new_captures.front().capture
+                                                           : plan.new_captures.back().capture);
+        plan.answer_txn_id = answer.provider_txn_id;
+        // The debit itself succeeded even if the capture was refunded since.
+        plan.answer_status =
+            MovedMoney(answer) ? CaptureStatus::kSucceeded : CaptureStatus::kFailed;
+        return plan;
+      });
+  if (!plan.ok()) return plan.status();
+
+  metrics_.DebitRecorded();
+  int64_t moved = 0;
+  int64_t dropped = 0;
+  for (const auto& c : plan->new_captures) {
+    if (MovedMoney(c.capture)) ++moved;
+    if (c.callback.plan.dropped) ++dropped;
+  }
+  if (moved > 0) metrics_.CapturesMade(moved);
+  if (dropped > 0) metrics_.CallbacksSent("dropped", dropped);
+  return DebitAnswer{plan->answer_txn_id, plan->answer_status,
+                     static_cast<int>(plan->new_captures.size())};
+}
+
+absl::StatusOr<std::vector<Capture>> SandboxApp::QueryTransaction(
+    const std::string& merchant_payment_id) {
+  if (merchant_payment_id.empty() || merchant_payment_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError("merchant_payment_id is required (at most 128 characters)");
+  }
+  return store_.CapturesOf(merchant_payment_id);
+}
+
+absl::StatusOr<Refund> SandboxApp::RefundCapture(const RefundRequest& request) {
+  if (auto s = ValidateRefundRequest(request); !s.ok()) return s;
+  Refund candidate;
+  candidate.refund_id = ids_.NewId();
+  candidate.idempotency_key = request.idempotency_key;
+  candidate.provider_txn_id = request.provider_txn_id;
+  candidate.refunded_at_ms = clock_.NowUnixMs();
+  auto refund = store_.RecordRefund(request, candidate);
+  if (refund.ok() && refund->refund_id == candidate.refund_id) metrics_.RefundMade();
+  return refund;
+}
+
+absl::StatusOr<FaultConfig> SandboxApp::SetFaults(const FaultConfig& faults) {
+  if (auto s = ValidateFaultConfig(faults); !s.ok()) return s;
+  return store_.SaveFaults(faults);
+}
+
+absl::StatusOr<ProviderStats> SandboxApp::Stats(
+    const std::vector<std::string>& merchant_payment_ids) {
+  for (const auto& id : merchant_payment_ids) {
+    if (id.empty() || id.size() > kMaxIdLength) {
+      return absl::InvalidArgumentError(
+          "merchant_payment_ids must be non-empty (at most 128 characters each)");
+    }
+  }
+  return store_.Stats(merchant_payment_ids);
+}
+
+absl::StatusOr<std::vector<SettlementLine>> SandboxApp::Settlement(const SettlementWindow& window) {
+  if (window.from_us && window.to_us && *window.from_us > *window.to_us) {
+    return absl::InvalidArgumentError("from must not be after to");
+  }
+  return store_.Settlement(window);
+}
+
+}  // namespace payonce::provider

@@ -1,0 +1,71 @@
+#include "services/provider_sandbox/domain/faults.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+namespace payonce::provider {
+namespace {
+
+absl::Status RequireRate(std::string_view field, double rate) {
+  // Written so that NaN fails too.
+  if (rate >= 0.0 && rate <= 1.0) return absl::OkStatus();
+  return absl::InvalidArgumentError(std::string(field) + " must be in [0, 1], got " +
+                                    std::to_string(rate));
+}
+
+absl::Status RequireNonNegative(std::string_view field, int64_t value) {
+  if (value >= 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(std::string(field) + " must be >= 0, got " +
+                                    std::to_string(value));
+}
+
+}  // namespace
+
+absl::Status ValidateFaultConfig(const FaultConfig& f) {
+  for (const auto& [field, rate] : {std::pair<std::string_view, double>{"fail_rate", f.fail_rate},
+                                    {"drop_callback_rate", f.drop_callback_rate},
+                                    {"duplicate_callback_rate", f.duplicate_callback_rate},
+                                    {"double_charge_rate", f.double_charge_rate},
+                                    {"replay_rate", f.replay_rate},
+                                    {"forge_rate", f.forge_rate}}) {
+    if (auto s = RequireRate(field, rate); !s.ok()) return s;
+  }
+  if (f.max_duplicates < 0 || f.max_duplicates > kMaxDuplicatesLimit) {
+    return absl::InvalidArgumentError("max_duplicates must be in [0, " +
+                                      std::to_string(kMaxDuplicatesLimit) + "], got " +
+                                      std::to_string(f.max_duplicates));
+  }
+  if (auto s = RequireNonNegative("min_delay_ms", f.min_delay_ms); !s.ok()) return s;
+  if (auto s = RequireNonNegative("max_delay_ms", f.max_delay_ms); !s.ok()) return s;
+  if (f.min_delay_ms > f.max_delay_ms) {
+    return absl::InvalidArgumentError("min_delay_ms (" + std::to_string(f.min_delay_ms) +
+                                      ") must not exceed max_delay_ms (" +
+                                      std::to_string(f.max_delay_ms) + ")");
+  }
+  return RequireNonNegative("callback_target_down_retry_ms", f.callback_target_down_retry_ms);
+}
+
+bool DecideDecline(const FaultConfig& faults, RandomSource& rng) {
+  return Chance(rng, faults.fail_rate);
+}
+
+bool DecideDoubleCharge(const FaultConfig& faults, RandomSource& rng) {
+  return Chance(rng, faults.double_charge_rate);
+}
+
+CallbackPlan PlanCallback(const FaultConfig& faults, RandomSource& rng) {
+  CallbackPlan plan;
+  plan.delay_ms = UniformInt(rng, faults.min_delay_ms, faults.max_delay_ms);
+  plan.dropped = Chance(rng, faults.drop_callback_rate);
+  const bool duplicate = Chance(rng, faults.duplicate_callback_rate);
+  const auto copies = static_cast<int32_t>(UniformInt(rng, 1, std::max(1, faults.max_duplicates)));
+  plan.extra_copies = duplicate ? copies : 0;
+  plan.replay = Chance(rng, faults.replay_rate);
+  const bool forge = Chance(rng, faults.forge_rate);
+  const auto kind = static_cast<ForgeKind>(UniformInt(rng, 0, 2));
+  if (forge) plan.forge = kind;
+  return plan;
+}
+
+}  // namespace payonce::provider

@@ -1,0 +1,66 @@
+// The faults the sandbox injects on demand (CONTRACT §3) and the decisions
+// drawn from them. Pure: randomness comes through RandomSource.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "services/provider_sandbox/domain/callback_message.h"
+#include "services/provider_sandbox/domain/random_source.h"
+
+namespace payonce::provider {
+
+inline constexpr int32_t kMaxDuplicatesLimit = 10;
+
+// Mirrors payonce.provider.v1.FaultConfig. The default injects nothing.
+struct FaultConfig {
+  double fail_rate = 0;
+  double drop_callback_rate = 0;
+  double duplicate_callback_rate = 0;
+  // Extra copies when the duplicate fault fires: 1..max_duplicates (0 counts
+  // as 1).
+  int32_t max_duplicates = 0;
+  int32_t min_delay_ms = 0;
+  int32_t max_delay_ms = 0;
+  bool reorder = false;
+  double double_charge_rate = 0;
+  double replay_rate = 0;
+  double forge_rate = 0;
+  // When > 0, the retry delay after the callback target was unreachable.
+  int32_t callback_target_down_retry_ms = 0;
+
+  bool operator==(const FaultConfig&) const = default;
+};
+
+// INVALID_ARGUMENT naming the first bad field: a rate outside [0, 1] (or
+// NaN), a negative delay, min_delay_ms > max_delay_ms, max_duplicates outside
+// [0, 10].
+absl::Status ValidateFaultConfig(const FaultConfig& faults);
+
+// Whether a first debit is declined (fail_rate). One draw.
+bool DecideDecline(const FaultConfig& faults, RandomSource& rng);
+
+// Whether a debit (first or repeated) makes one more, separate capture
+// (double_charge_rate): the bank's anti-replay failure. One draw.
+bool DecideDoubleCharge(const FaultConfig& faults, RandomSource& rng);
+
+// What happens to one callback, decided when its capture is made.
+struct CallbackPlan {
+  // First attempt this long after the capture.
+  int64_t delay_ms = 0;
+  // Never sent.
+  bool dropped = false;
+  // Copies sent besides the normal delivery (same event_id, fresh nonce).
+  int32_t extra_copies = 0;
+  // After an acknowledged delivery, the same signed message again.
+  bool replay = false;
+  // A forged copy is sent as well.
+  std::optional<ForgeKind> forge;
+};
+
+// Draws, always in this order and one each: delay, drop, duplicate,
+// duplicate count, replay, forge, forge kind.
+CallbackPlan PlanCallback(const FaultConfig& faults, RandomSource& rng);
+
+}  // namespace payonce::provider
