@@ -181,6 +181,10 @@ int ServiceProcess::Terminate(std::chrono::milliseconds timeout) {
   return -1;
 }
 
+void ServiceProcess::SendTerm() {
+  if (pid_ > 0) kill(pid_, SIGTERM);
+}
+
 void ServiceProcess::Kill() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);

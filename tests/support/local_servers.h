@@ -68,10 +68,13 @@ class ServiceProcess {
   void Start();
   // SIGTERM and wait; returns the exit code (or 128+signal).
   int Terminate(std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
+  // Sends SIGTERM without waiting (Terminate() then waits).
+  void SendTerm();
   // SIGKILL and reap.
   void Kill();
   bool running();
   pid_t pid() const { return pid_; }
+  const std::string& name() const { return name_; }
   std::string Log() const;
 
  private:

@@ -1,5 +1,7 @@
 #include "services/payment/adapters/pg/pg_payment_store.h"
 
+#include "services/payment/adapters/pg/pg_payment_rows.h"
+
 namespace payonce::payment {
 namespace {
 
@@ -11,8 +13,6 @@ namespace {
 
 constexpr const char* kSelectPayment =
     "SELECT " PAYMENT_COLUMNS " FROM payments WHERE payment_id = $1";
-constexpr const char* kSelectPaymentForUpdate =
-    "SELECT " PAYMENT_COLUMNS " FROM payments WHERE payment_id = $1 FOR UPDATE";
 constexpr const char* kSelectPaymentsForOrder =
     "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id";
 constexpr const char* kSelectBlockingPayment =
@@ -31,29 +31,14 @@ constexpr const char* kRecordDebit =
     "UPDATE payments SET provider_txn_id = coalesce(provider_txn_id, $2), "
     "updated_at = clock_timestamp() WHERE payment_id = $1";
 
-constexpr const char* kApplyTransition =
-    "UPDATE payments SET status = $2, provider_txn_id = coalesce(provider_txn_id, nullif($3, '')), "
-    "failure_reason = $4, evidence_rank = greatest(evidence_rank, $5), live = $6, "
-    "late_success = late_success OR $7, updated_at = clock_timestamp() "
-    "WHERE payment_id = $1 RETURNING " PAYMENT_COLUMNS;
-
 constexpr const char* kMarkRefunded =
     "UPDATE payments SET status = 'REFUNDED', live = false, updated_at = clock_timestamp() "
     "WHERE payment_id = $1 RETURNING " PAYMENT_COLUMNS;
 
 #undef PAYMENT_COLUMNS
 
-constexpr const char* kInsertHistory =
-    "INSERT INTO payment_history (payment_id, source, old_status, new_status, event_id, detail) "
-    "VALUES ($1, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), $6)";
 
-constexpr const char* kInsertOutbox =
-    "INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, currency, "
-    "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, "
-    "CASE WHEN $7::bigint > 0 THEN timestamptz 'epoch' + $7::bigint * interval '1 millisecond' "
-    "ELSE clock_timestamp() END)";
 
-constexpr const char* kNotifyOutbox = "SELECT pg_notify('payonce_outbox', '')";
 
 constexpr const char* kInsertNonce =
     "INSERT INTO callback_nonces (nonce, expires_at) "
@@ -67,9 +52,6 @@ constexpr const char* kInsertCallback =
     "INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, "
     "outcome) VALUES ($1, $2, $3, $4, $5, $6)";
 
-constexpr const char* kInsertAnomaly =
-    "INSERT INTO anomalies (kind, payment_id, order_id, provider_txn_id, detail) "
-    "VALUES ($1, $2, $3, nullif($4, ''), $5)";
 
 constexpr const char* kInsertIdempotencyKey =
     "INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at) "
@@ -106,26 +88,6 @@ constexpr const char* kSweepIdempotencyKeys =
 constexpr const char* kSweepNonces =
     "DELETE FROM callback_nonces WHERE ctid IN (SELECT ctid FROM callback_nonces "
     "WHERE expires_at < clock_timestamp() LIMIT 5000)";
-
-Payment PaymentFromRow(const pqxx::row& r) {
-  Payment p;
-  p.payment_id = r[0].as<std::string>();
-  p.order_id = r[1].as<std::string>();
-  p.amount_minor = r[2].as<int64_t>();
-  p.currency = r[3].as<std::string>();
-  p.status = ParsePaymentStatus(r[4].as<std::string>()).value_or(PaymentStatus::kPending);
-  p.provider = r[5].as<std::string>();
-  p.provider_txn_id = r[6].as<std::string>();
-  p.failure_reason = r[7].as<std::string>();
-  p.late_success = r[8].as<bool>();
-  p.created_at_us = r[9].as<int64_t>();
-  p.updated_at_us = r[10].as<int64_t>();
-  return p;
-}
-
-EvidenceRank RankFromRow(const pqxx::row& r) {
-  return static_cast<EvidenceRank>(r[11].as<int>());
-}
 
 const char* OutcomeName(CallbackEffect e) {
   switch (e) {
@@ -225,8 +187,8 @@ absl::StatusOr<PaymentInsert> PgPaymentStore::InsertPendingPayment(const Payment
         tx.exec_params(kInsertPendingPayment, payment.payment_id, payment.order_id,
                        payment.amount_minor, payment.currency, payment.provider);
     if (!rows.empty()) {
-      tx.exec_params(kInsertHistory, payment.payment_id, "api", "", "PENDING", "",
-                     "payment created; debit follows");
+      AppendPaymentHistory(tx, payment.payment_id, "api", "", "PENDING", "",
+                           "payment created; debit follows");
       return PaymentInsert{PaymentFromRow(rows[0]), true};
     }
     const auto live = tx.exec_params(kSelectLivePayment, payment.order_id);
@@ -253,22 +215,18 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
     }
     // The row lock serializes every callback of one payment, so the event
     // check below cannot race with a concurrent delivery of the same event.
-    const auto rows = tx.exec_params(kSelectPaymentForUpdate, m.payment_id);
-    if (rows.empty()) {
+    const auto locked = LockPayment(tx, m.payment_id);
+    if (!locked) {
       result.effect = CallbackEffect::kNotFound;
       return result;
     }
-    result.payment = PaymentFromRow(rows[0]);
-    const EvidenceRank rank = RankFromRow(rows[0]);
-    const Payment& p = result.payment;
-    const std::string status_text(ToString(*m.status));
-
-    if (m.amount_minor != p.amount_minor || m.currency != p.currency) {
-      tx.exec_params(kInsertAnomaly, "callback_amount_mismatch", p.payment_id, p.order_id,
-                     m.provider_txn_id,
-                     "callback " + m.event_id + " reports " + std::to_string(m.amount_minor) +
-                         " " + m.currency + "; payment is " + std::to_string(p.amount_minor) +
-                         " " + p.currency);
+    const auto& [current, rank] = *locked;
+    result.payment = current;
+    if (m.amount_minor != current.amount_minor || m.currency != current.currency) {
+      RecordAnomaly(tx, "callback_amount_mismatch", current, "",
+                    "callback " + m.event_id + " (capture " + m.provider_txn_id + ") reports " +
+                        std::to_string(m.amount_minor) + " " + m.currency + "; payment is " +
+                        std::to_string(current.amount_minor) + " " + current.currency);
       result.effect = CallbackEffect::kMismatch;
       return result;
     }
@@ -276,53 +234,21 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
       result.effect = CallbackEffect::kDuplicate;
       return result;
     }
-
     CaptureEvidence evidence;
     evidence.reported = *m.status;
     evidence.rank = EvidenceRank::kCallback;
     evidence.provider_txn_id = m.provider_txn_id;
     evidence.failure_reason = *m.status == PaymentStatus::kFailed ? "declined_by_provider" : "";
-    const Transition t = DecideTransition(p.status, rank, evidence);
-    const std::string old_status(ToString(p.status));
-    switch (t.kind) {
-      case TransitionKind::kApply: {
-        result.payment = PaymentFromRow(tx.exec_params1(
-            kApplyTransition, p.payment_id, std::string(ToString(t.new_status)),
-            m.provider_txn_id, t.new_status == PaymentStatus::kFailed ? t.reason : "",
-            static_cast<int>(EvidenceRank::kCallback), t.live, t.late_success));
-        tx.exec_params(kInsertHistory, p.payment_id, "callback", old_status,
-                       std::string(ToString(t.new_status)), m.event_id, t.reason);
-        tx.exec_params(kInsertOutbox, outbox_event_id, p.payment_id, p.order_id,
-                       std::string(ToString(t.new_status)), p.amount_minor, p.currency,
-                       m.occurred_at_unix_ms);
-        tx.exec(kNotifyOutbox);
-        if (t.late_success) {
-          tx.exec_params(kInsertAnomaly, "late_success", p.payment_id, p.order_id,
-                         m.provider_txn_id, "success reported after the payment had failed");
-        }
-        result.effect = CallbackEffect::kApplied;
-        break;
-      }
-      case TransitionKind::kDuplicate:
-        result.effect = CallbackEffect::kDuplicate;
-        if (*m.status == PaymentStatus::kSucceeded && !p.provider_txn_id.empty() &&
-            p.provider_txn_id != m.provider_txn_id) {
-          // A second capture for one payment: money moved twice.
-          tx.exec_params(kInsertAnomaly, "duplicate_capture", p.payment_id, p.order_id,
-                         m.provider_txn_id,
-                         "second capture " + m.provider_txn_id + " besides " + p.provider_txn_id);
-          tx.exec_params(kInsertHistory, p.payment_id, "callback", old_status, old_status,
-                         m.event_id, "second capture " + m.provider_txn_id + " reported");
-        }
-        break;
-      case TransitionKind::kIgnoredStale:
-        tx.exec_params(kInsertHistory, p.payment_id, "callback", old_status, old_status,
-                       m.event_id, "ignored: " + t.reason + " (reported " + status_text + ")");
-        result.effect = CallbackEffect::kIgnoredStale;
-        break;
+    const AppliedEvidence applied = ApplyEvidenceInTx(tx, current, rank, evidence, m.event_id,
+                                                      m.occurred_at_unix_ms, outbox_event_id);
+    result.payment = applied.payment;
+    switch (applied.transition.kind) {
+      case TransitionKind::kApply: result.effect = CallbackEffect::kApplied; break;
+      case TransitionKind::kDuplicate: result.effect = CallbackEffect::kDuplicate; break;
+      case TransitionKind::kIgnoredStale: result.effect = CallbackEffect::kIgnoredStale; break;
     }
     tx.exec_params(kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
-                   status_text, OutcomeName(result.effect));
+                   std::string(ToString(*m.status)), OutcomeName(result.effect));
     return result;
   });
 }
@@ -332,17 +258,15 @@ absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_
                                                      const std::string& reason) {
   const std::string outbox_event_id = ids_.NewId();
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Payment> {
-    const auto rows = tx.exec_params(kSelectPaymentForUpdate, payment_id);
-    if (rows.empty()) return absl::NotFoundError("payment " + payment_id + " not found");
-    const Payment current = PaymentFromRow(rows[0]);
+    const auto locked = LockPayment(tx, payment_id);
+    if (!locked) return absl::NotFoundError("payment " + payment_id + " not found");
+    const Payment& current = locked->first;
     if (current.status == PaymentStatus::kRefunded) return current;
     if (auto s = CheckRefundable(current.status); !s.ok()) return s;
     Payment refunded = PaymentFromRow(tx.exec_params1(kMarkRefunded, payment_id));
-    tx.exec_params(kInsertHistory, payment_id, "api", "SUCCEEDED", "REFUNDED", "",
-                   "refund " + refund_id + (reason.empty() ? "" : ": " + reason));
-    tx.exec_params(kInsertOutbox, outbox_event_id, payment_id, current.order_id, "REFUNDED",
-                   current.amount_minor, current.currency, int64_t{0});
-    tx.exec(kNotifyOutbox);
+    AppendPaymentHistory(tx, payment_id, "api", "SUCCEEDED", "REFUNDED", "",
+                         "refund " + refund_id + (reason.empty() ? "" : ": " + reason));
+    AppendOutbox(tx, outbox_event_id, refunded, PaymentStatus::kRefunded, 0);
     return refunded;
   });
 }

@@ -1,0 +1,137 @@
+#include "services/payment/adapters/pg/pg_payment_rows.h"
+
+namespace payonce::payment {
+namespace {
+
+constexpr const char* kSelectPaymentForUpdate =
+    "SELECT payment_id, order_id, amount_minor, currency, status, provider, "
+    "coalesce(provider_txn_id, ''), failure_reason, late_success, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank "
+    "FROM payments WHERE payment_id = $1 FOR UPDATE";
+
+constexpr const char* kApplyTransition =
+    "UPDATE payments SET status = $2, provider_txn_id = coalesce(provider_txn_id, nullif($3, '')), "
+    "failure_reason = $4, evidence_rank = greatest(evidence_rank, $5), live = $6, "
+    "late_success = late_success OR $7, updated_at = clock_timestamp() "
+    "WHERE payment_id = $1 RETURNING payment_id, order_id, amount_minor, currency, status, "
+    "provider, coalesce(provider_txn_id, ''), failure_reason, late_success, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank";
+
+constexpr const char* kInsertHistory =
+    "INSERT INTO payment_history (payment_id, source, old_status, new_status, event_id, detail) "
+    "VALUES ($1, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), $6)";
+
+constexpr const char* kInsertOutbox =
+    "INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, currency, "
+    "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, "
+    "CASE WHEN $7::bigint > 0 THEN timestamptz 'epoch' + $7::bigint * interval '1 millisecond' "
+    "ELSE clock_timestamp() END)";
+
+constexpr const char* kNotifyOutbox = "SELECT pg_notify('payonce_outbox', '')";
+
+// Capture-level kinds are unique per capture (index anomalies_once_per_capture).
+constexpr const char* kInsertAnomaly =
+    "INSERT INTO anomalies (kind, payment_id, order_id, provider_txn_id, detail, status) "
+    "VALUES ($1, $2, $3, nullif($4, ''), $5, $6) ON CONFLICT DO NOTHING";
+
+}  // namespace
+
+const char* const kPaymentColumns =
+    "payment_id, order_id, amount_minor, currency, status, provider, "
+    "coalesce(provider_txn_id, ''), failure_reason, late_success, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank";
+
+Payment PaymentFromRow(const pqxx::row& r) {
+  Payment p;
+  p.payment_id = r[0].as<std::string>();
+  p.order_id = r[1].as<std::string>();
+  p.amount_minor = r[2].as<int64_t>();
+  p.currency = r[3].as<std::string>();
+  p.status = ParsePaymentStatus(r[4].as<std::string>()).value_or(PaymentStatus::kPending);
+  p.provider = r[5].as<std::string>();
+  p.provider_txn_id = r[6].as<std::string>();
+  p.failure_reason = r[7].as<std::string>();
+  p.late_success = r[8].as<bool>();
+  p.created_at_us = r[9].as<int64_t>();
+  p.updated_at_us = r[10].as<int64_t>();
+  return p;
+}
+
+EvidenceRank EvidenceRankFromRow(const pqxx::row& r) {
+  return static_cast<EvidenceRank>(r[11].as<int>());
+}
+
+std::optional<std::pair<Payment, EvidenceRank>> LockPayment(pqxx::work& tx,
+                                                            const std::string& payment_id) {
+  const auto rows = tx.exec_params(kSelectPaymentForUpdate, payment_id);
+  if (rows.empty()) return std::nullopt;
+  return std::make_pair(PaymentFromRow(rows[0]), EvidenceRankFromRow(rows[0]));
+}
+
+void RecordAnomaly(pqxx::work& tx, const std::string& kind, const Payment& payment,
+                   const std::string& provider_txn_id, const std::string& detail,
+                   const std::string& status) {
+  tx.exec_params(kInsertAnomaly, kind, payment.payment_id, payment.order_id, provider_txn_id,
+                 detail, status);
+}
+
+void AppendPaymentHistory(pqxx::work& tx, const std::string& payment_id, const std::string& source,
+                          const std::string& old_status, const std::string& new_status,
+                          const std::string& event_id, const std::string& detail) {
+  tx.exec_params(kInsertHistory, payment_id, source, old_status, new_status, event_id, detail);
+}
+
+void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& payment,
+                  PaymentStatus status, int64_t occurred_at_unix_ms) {
+  tx.exec_params(kInsertOutbox, event_id, payment.payment_id, payment.order_id,
+                 std::string(ToString(status)), payment.amount_minor, payment.currency,
+                 occurred_at_unix_ms);
+  tx.exec(kNotifyOutbox);
+}
+
+AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current,
+                                  EvidenceRank current_rank, const CaptureEvidence& evidence,
+                                  const std::string& evidence_ref, int64_t occurred_at_unix_ms,
+                                  const std::string& outbox_event_id) {
+  AppliedEvidence out{DecideTransition(current.status, current_rank, evidence), current};
+  const Transition& t = out.transition;
+  const std::string source(EvidenceSource(evidence.rank));
+  const std::string old_status(ToString(current.status));
+  switch (t.kind) {
+    case TransitionKind::kApply:
+      out.payment = PaymentFromRow(tx.exec_params1(
+          kApplyTransition, current.payment_id, std::string(ToString(t.new_status)),
+          evidence.provider_txn_id, t.new_status == PaymentStatus::kFailed ? t.reason : "",
+          static_cast<int>(evidence.rank), t.live, t.late_success));
+      AppendPaymentHistory(tx, current.payment_id, source, old_status,
+                           std::string(ToString(t.new_status)), evidence_ref, t.reason);
+      AppendOutbox(tx, outbox_event_id, out.payment, t.new_status, occurred_at_unix_ms);
+      if (t.late_success) {
+        RecordAnomaly(tx, "late_success", current, evidence.provider_txn_id,
+                      "success reported by " + source + " after the payment had failed");
+      }
+      break;
+    case TransitionKind::kDuplicate:
+      if (evidence.reported == PaymentStatus::kSucceeded && !current.provider_txn_id.empty() &&
+          !evidence.provider_txn_id.empty() && current.provider_txn_id != evidence.provider_txn_id) {
+        // A second capture for one payment: money moved twice.
+        RecordAnomaly(tx, "duplicate_capture", current, evidence.provider_txn_id,
+                      "second capture " + evidence.provider_txn_id + " besides " +
+                          current.provider_txn_id + " (" + source + ")");
+        AppendPaymentHistory(tx, current.payment_id, source, old_status, old_status, evidence_ref,
+                             "second capture " + evidence.provider_txn_id + " reported");
+      }
+      break;
+    case TransitionKind::kIgnoredStale:
+      AppendPaymentHistory(tx, current.payment_id, source, old_status, old_status, evidence_ref,
+                           "ignored: " + t.reason + " (reported " +
+                               std::string(ToString(evidence.reported)) + ")");
+      break;
+  }
+  return out;
+}
+
+}  // namespace payonce::payment
