@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
                       "PayOnce payment service (payonce.payment.v1.PaymentService, OutboxAdmin)");
   AddCommonSettings(parser, settings, kGrpcServer | kDatabase);
   parser.String("PAYONCE_REDIS_ADDR", &ps.redis_addr,
-                "Redis host:port (idempotency and nonce fast path); empty disables Redis",
-                [](const std::string& v) { return v.empty() ? "" : checks::HostPort(v); });
+                "Redis host:port (idempotency and nonce fast path); \"off\" disables Redis",
+                [](const std::string& v) { return v == "off" ? "" : checks::HostPort(v); });
   parser.Int("PAYONCE_REDIS_TIMEOUT_MS", &ps.redis_timeout_ms, 1, 10000,
              "Connect and command timeout of Redis calls");
   parser.String("PAYONCE_ORDER_SERVICE_TARGET", &ps.order_service_target,
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
       grpc::CreateCustomChannel(ps.provider_target, grpc::InsecureChannelCredentials(),
                                 DefaultChannelArguments()),
       timeout);
-  payment::RedisCache cache({ps.redis_addr, std::chrono::milliseconds(ps.redis_timeout_ms),
+  payment::RedisCache cache({ps.redis_addr == "off" ? "" : ps.redis_addr, std::chrono::milliseconds(ps.redis_timeout_ms),
                              std::chrono::milliseconds(1000), 32},
                             log);
   payment::PgPaymentStore store(pool, ids);

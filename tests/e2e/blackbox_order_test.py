@@ -99,7 +99,7 @@ class Stack:
             "PAYONCE_DATABASE_URL": self.dsn("payment"),
             "PAYONCE_GRPC_LISTEN_ADDR": self.payment_addr,
             "PAYONCE_METRICS_LISTEN_ADDR": "127.0.0.1:%d" % free_port(),
-            "PAYONCE_REDIS_ADDR": "",
+            "PAYONCE_REDIS_ADDR": "off",
             "PAYONCE_CALLBACK_SECRETS": "blackbox-secret",
             "PAYONCE_ORDER_SERVICE_TARGET": self.order_addr,
             "PAYONCE_PROVIDER_TARGET": "127.0.0.1:1"})

@@ -75,6 +75,7 @@ class ServiceProcess {
   bool running();
   pid_t pid() const { return pid_; }
   const std::string& name() const { return name_; }
+  const std::map<std::string, std::string>& env() const { return env_; }
   std::string Log() const;
 
  private:

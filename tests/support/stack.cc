@@ -9,22 +9,32 @@ std::string Local(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 }  // namespace
 
-Stack::Stack(LocalServers& servers, std::map<std::string, std::string> extra_env)
+Stack::Stack(LocalServers& servers, std::map<std::string, std::string> extra_env,
+             int payment_replicas)
     : servers_(servers),
       extra_env_(std::move(extra_env)),
       order_addr_(Local(FreePort())),
-      payment_addr_(Local(FreePort())),
       sandbox_addr_(Local(FreePort())) {
+  for (int i = 0; i < payment_replicas; ++i) payment_addrs_.push_back(Local(FreePort()));
+  payment_addr_ = payment_addrs_.size() == 1 ? payment_addrs_[0] : "ipv4:";
+  if (payment_addrs_.size() > 1) {
+    for (size_t i = 0; i < payment_addrs_.size(); ++i) {
+      payment_addr_ += (i ? "," : "") + payment_addrs_[i];
+    }
+  }
   order_ = Make("order-service", "services/order/order-service",
                 {{"PAYONCE_DATABASE_URL", servers_.Dsn("order")},
                  {"PAYONCE_GRPC_LISTEN_ADDR", order_addr_}});
-  payment_ = Make("payment-service", "services/payment/payment-service",
-                  {{"PAYONCE_DATABASE_URL", servers_.Dsn("payment")},
-                   {"PAYONCE_GRPC_LISTEN_ADDR", payment_addr_},
-                   {"PAYONCE_REDIS_ADDR", servers_.RedisAddr()},
-                   {"PAYONCE_ORDER_SERVICE_TARGET", order_addr_},
-                   {"PAYONCE_PROVIDER_TARGET", sandbox_addr_},
-                   {"PAYONCE_CALLBACK_SECRETS", kStackSecret}});
+  for (size_t i = 0; i < payment_addrs_.size(); ++i) {
+    payments_.push_back(Make(i == 0 ? "payment-service" : "payment-service-" + std::to_string(i),
+                             "services/payment/payment-service",
+                             {{"PAYONCE_DATABASE_URL", servers_.Dsn("payment")},
+                              {"PAYONCE_GRPC_LISTEN_ADDR", payment_addrs_[i]},
+                              {"PAYONCE_REDIS_ADDR", servers_.RedisAddr()},
+                              {"PAYONCE_ORDER_SERVICE_TARGET", order_addr_},
+                              {"PAYONCE_PROVIDER_TARGET", sandbox_addr_},
+                              {"PAYONCE_CALLBACK_SECRETS", kStackSecret}}));
+  }
   sandbox_ = Make("provider-sandbox", "services/provider_sandbox/provider-sandbox",
                   {{"PAYONCE_DATABASE_URL", servers_.Dsn("provider")},
                    {"PAYONCE_GRPC_LISTEN_ADDR", sandbox_addr_},
@@ -36,10 +46,14 @@ Stack::~Stack() {
   // Stop in parallel: each process drains on its own.
   for (auto& r : reconcilers_) r->SendTerm();
   for (auto& r : relays_) r->SendTerm();
-  for (auto* p : {sandbox_.get(), payment_.get(), order_.get()}) p->SendTerm();
+  sandbox_->SendTerm();
+  for (auto& p : payments_) p->SendTerm();
+  order_->SendTerm();
   for (auto& r : reconcilers_) r->Terminate();
   for (auto& r : relays_) r->Terminate();
-  for (auto* p : {sandbox_.get(), payment_.get(), order_.get()}) p->Terminate();
+  sandbox_->Terminate();
+  for (auto& p : payments_) p->Terminate();
+  order_->Terminate();
 }
 
 std::unique_ptr<ServiceProcess> Stack::Make(const std::string& name, const std::string& binary,
@@ -54,10 +68,13 @@ std::unique_ptr<ServiceProcess> Stack::Make(const std::string& name, const std::
 
 void Stack::StartAll(int relays) {
   order_->Start();
-  payment_->Start();
+  for (auto& p : payments_) p->Start();
   sandbox_->Start();
   for (int i = 0; i < relays; ++i) AddRelay();
-  for (const auto& addr : {order_addr_, payment_addr_, sandbox_addr_}) {
+  std::vector<std::string> addrs = payment_addrs_;
+  addrs.push_back(order_addr_);
+  addrs.push_back(sandbox_addr_);
+  for (const auto& addr : addrs) {
     if (!WaitUntil([&] { return IsServing(addr); }, std::chrono::seconds(30))) {
       ADD_FAILURE() << addr << " is not SERVING\n" << Logs();
     }
@@ -98,7 +115,7 @@ std::string Stack::Logs() const {
            (log.size() > 3000 ? log.substr(log.size() - 3000) : log) + "\n";
   };
   add(*order_);
-  add(*payment_);
+  for (const auto& p : payments_) add(*p);
   add(*sandbox_);
   for (const auto& r : relays_) add(*r);
   for (const auto& r : reconcilers_) add(*r);

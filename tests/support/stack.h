@@ -16,8 +16,10 @@ inline constexpr const char* kStackSecret = "e2e-secret";
 
 class Stack {
  public:
-  // `extra_env` is added to every process (e.g. relay timings).
-  Stack(LocalServers& servers, std::map<std::string, std::string> extra_env = {});
+  // `extra_env` is added to every process (e.g. relay timings);
+  // `payment_replicas` payment-service processes share one database.
+  Stack(LocalServers& servers, std::map<std::string, std::string> extra_env = {},
+        int payment_replicas = 1);
   ~Stack();
 
   // Starts everything with `relays` relay replicas and waits until each
@@ -25,7 +27,8 @@ class Stack {
   void StartAll(int relays = 1);
 
   ServiceProcess& order() { return *order_; }
-  ServiceProcess& payment() { return *payment_; }
+  ServiceProcess& payment(size_t i = 0) { return *payments_.at(i); }
+  size_t payment_replicas() const { return payments_.size(); }
   ServiceProcess& sandbox() { return *sandbox_; }
   ServiceProcess& relay(size_t i) { return *relays_.at(i); }
   // Adds and starts one more relay replica; returns its index.
@@ -35,7 +38,10 @@ class Stack {
   ServiceProcess& reconciler(size_t i) { return *reconcilers_.at(i); }
 
   const std::string& order_addr() const { return order_addr_; }
+  // A gRPC target naming every payment replica ("ipv4:a,b"; round robin).
   const std::string& payment_addr() const { return payment_addr_; }
+  // The address of one payment replica.
+  const std::string& payment_replica_addr(size_t i) const { return payment_addrs_.at(i); }
   const std::string& sandbox_addr() const { return sandbox_addr_; }
 
   // Starts a stopped process again and waits for SERVING (if it serves gRPC).
@@ -53,7 +59,8 @@ class Stack {
   std::string payment_addr_;
   std::string sandbox_addr_;
   std::unique_ptr<ServiceProcess> order_;
-  std::unique_ptr<ServiceProcess> payment_;
+  std::vector<std::string> payment_addrs_;
+  std::vector<std::unique_ptr<ServiceProcess>> payments_;
   std::unique_ptr<ServiceProcess> sandbox_;
   std::vector<std::unique_ptr<ServiceProcess>> relays_;
   std::vector<std::unique_ptr<ServiceProcess>> reconcilers_;
