@@ -63,8 +63,8 @@ struct Wiring {
 };
 
 int FailStatus(Session& s, const absl::Status& status) {
-  return s.Fail(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                             std::string(status.message())));
+  return s.Fail(
+      grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message())));
 }
 
 int RunOnce(Session& s, const ReconcileFlags& flags) {
@@ -185,7 +185,8 @@ void AddReconcileCommands(CLI::App& app, Session& session, Action& chosen) {
   OnChosen(run, chosen, [&session, flags] { return RunOnce(session, *flags); });
 
   auto* anomalies = rec->add_subcommand("anomalies", "List anomalies, newest first");
-  anomalies->add_option("--status", flags->status, "OPEN, AUTO_REPAIRED or NEEDS_REVIEW (default all)")
+  anomalies
+      ->add_option("--status", flags->status, "OPEN, AUTO_REPAIRED or NEEDS_REVIEW (default all)")
       ->check(CLI::IsMember({"OPEN", "AUTO_REPAIRED", "NEEDS_REVIEW"}));
   anomalies->add_option("--limit", flags->limit, "At most this many")
       ->capture_default_str()
@@ -194,7 +195,8 @@ void AddReconcileCommands(CLI::App& app, Session& session, Action& chosen) {
 
   auto* report = rec->add_subcommand(
       "report", "Compare the provider's statement for [--from, --to) with the ledger (read-only)");
-  report->add_option("--from", flags->from, "RFC 3339 start, e.g. 2025-12-04T00:00:00Z")->required();
+  report->add_option("--from", flags->from, "RFC 3339 start, e.g. 2025-12-04T00:00:00Z")
+      ->required();
   report->add_option("--to", flags->to, "RFC 3339 end (exclusive)")->required();
   OnChosen(report, chosen, [&session, flags] { return Report(session, *flags); });
 }

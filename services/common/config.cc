@@ -1,11 +1,10 @@
 #include "services/common/config.h"
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cctype>
 #include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "services/common/log.h"
 
@@ -30,12 +29,10 @@ std::string ConfigParser::FlagFor(const std::string& env) {
 void ConfigParser::String(const std::string& env, std::string* target, const std::string& help,
                           Check check) {
   const std::string flag = FlagFor(env);
-  auto* opt = app_->add_option(flag, *target, help + " [" + env + "]")
-                  ->envname(env)
-                  ->capture_default_str();
+  auto* opt =
+      app_->add_option(flag, *target, help + " [" + env + "]")->envname(env)->capture_default_str();
   if (check) {
-    opt->check(CLI::Validator(
-        [check](std::string& value) { return check(value); }, "", ""));
+    opt->check(CLI::Validator([check](std::string& value) { return check(value); }, "", ""));
   }
   settings_.push_back({env, flag});
 }
@@ -72,8 +69,7 @@ void ConfigParser::Fail(const std::string& variable, const std::string& error) c
   Logger log(program_, "info");
   nlohmann::json fields = {{"error", error}, {"exit_code", 2}};
   if (!variable.empty()) fields["variable"] = variable;
-  log.Error(variable.empty() ? "invalid configuration"
-                             : "invalid configuration: " + variable,
+  log.Error(variable.empty() ? "invalid configuration" : "invalid configuration: " + variable,
             fields);
   std::exit(2);
 }

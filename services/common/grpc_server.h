@@ -2,12 +2,12 @@
 // bounded thread pool, and shuts them down gracefully.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "services/common/log.h"

@@ -34,8 +34,8 @@ std::string NowRfc3339() {
 
 Logger::Logger(std::string service, std::string_view level)
     : service_(std::move(service)),
-      sink_(std::make_shared<spdlog::logger>(
-          service_, std::make_shared<spdlog::sinks::stderr_sink_mt>())) {
+      sink_(std::make_shared<spdlog::logger>(service_,
+                                             std::make_shared<spdlog::sinks::stderr_sink_mt>())) {
   sink_->set_pattern("%v");
   sink_->set_level(ParseLevel(level));
   sink_->flush_on(spdlog::level::trace);
@@ -64,10 +64,8 @@ void Logger::Write(int level, std::string_view level_name, std::string_view msg,
                    const Fields& fields) {
   const auto lvl = static_cast<spdlog::level::level_enum>(level);
   if (!sink_->should_log(lvl)) return;
-  nlohmann::json line = {{"ts", NowRfc3339()},
-                         {"level", level_name},
-                         {"service", service_},
-                         {"msg", msg}};
+  nlohmann::json line = {
+      {"ts", NowRfc3339()}, {"level", level_name}, {"service", service_}, {"msg", msg}};
   if (fields.is_object()) {
     for (const auto& [k, v] : fields.items()) line[k] = v;
   }

@@ -1,6 +1,9 @@
 #include "services/common/metrics.h"
 
 #include <dirent.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -8,10 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
-#include <prometheus/metric_family.h>
 
 namespace payonce {
 namespace {
@@ -52,8 +51,9 @@ class ProcessCollector final : public prometheus::Collectable {
       // starttime 19, vsize 20, rss 21.
       if (f.size() > 21) {
         const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-        out.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                            cpu, prometheus::MetricType::Counter));
+        out.push_back(Gauge("process_cpu_seconds_total",
+                            "Total user and system CPU time spent in seconds.", cpu,
+                            prometheus::MetricType::Counter));
         out.push_back(Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                             std::stod(f[20])));
         out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
@@ -141,10 +141,17 @@ class MetricsInterceptorFactory final
     using Type = grpc::experimental::ServerRpcInfo::Type;
     std::string type = "unary";
     switch (info->type()) {
-      case Type::CLIENT_STREAMING: type = "client_stream"; break;
-      case Type::SERVER_STREAMING: type = "server_stream"; break;
-      case Type::BIDI_STREAMING: type = "bidi_stream"; break;
-      default: break;
+      case Type::CLIENT_STREAMING:
+        type = "client_stream";
+        break;
+      case Type::SERVER_STREAMING:
+        type = "server_stream";
+        break;
+      case Type::BIDI_STREAMING:
+        type = "bidi_stream";
+        break;
+      default:
+        break;
     }
     return new MetricsInterceptor(metrics_, info->method() ? info->method() : "", type);
   }
@@ -174,13 +181,16 @@ GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry)
                    .Name("grpc_server_started_total")
                    .Help("Total number of RPCs started on the server.")
                    .Register(registry)),
-      handled_(prometheus::BuildCounter()
-                   .Name("grpc_server_handled_total")
-                   .Help("Total number of RPCs completed on the server, regardless of success or failure.")
-                   .Register(registry)),
+      handled_(
+          prometheus::BuildCounter()
+              .Name("grpc_server_handled_total")
+              .Help(
+                  "Total number of RPCs completed on the server, regardless of success or failure.")
+              .Register(registry)),
       seconds_(prometheus::BuildHistogram()
                    .Name("grpc_server_handling_seconds")
-                   .Help("Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.")
+                   .Help("Histogram of response latency (seconds) of gRPC that had been "
+                         "application-level handled by the server.")
                    .Register(registry)) {}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
@@ -211,24 +221,42 @@ void GrpcServerMetrics::Handled(const std::string& full_method, const std::strin
 
 std::string GrpcCodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "Canceled";
-    case grpc::StatusCode::UNKNOWN: return "Unknown";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "InvalidArgument";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DeadlineExceeded";
-    case grpc::StatusCode::NOT_FOUND: return "NotFound";
-    case grpc::StatusCode::ALREADY_EXISTS: return "AlreadyExists";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PermissionDenied";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "ResourceExhausted";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FailedPrecondition";
-    case grpc::StatusCode::ABORTED: return "Aborted";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OutOfRange";
-    case grpc::StatusCode::UNIMPLEMENTED: return "Unimplemented";
-    case grpc::StatusCode::INTERNAL: return "Internal";
-    case grpc::StatusCode::UNAVAILABLE: return "Unavailable";
-    case grpc::StatusCode::DATA_LOSS: return "DataLoss";
-    case grpc::StatusCode::UNAUTHENTICATED: return "Unauthenticated";
-    default: return "Unknown";
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "Canceled";
+    case grpc::StatusCode::UNKNOWN:
+      return "Unknown";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "InvalidArgument";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DeadlineExceeded";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NotFound";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "AlreadyExists";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PermissionDenied";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "ResourceExhausted";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FailedPrecondition";
+    case grpc::StatusCode::ABORTED:
+      return "Aborted";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OutOfRange";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "Unimplemented";
+    case grpc::StatusCode::INTERNAL:
+      return "Internal";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "Unavailable";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DataLoss";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "Unauthenticated";
+    default:
+      return "Unknown";
   }
 }
 

@@ -2,16 +2,16 @@
 // server metrics named as go-grpc-prometheus names them.
 #pragma once
 
-#include <map>
-#include <memory>
-#include <mutex>
-#include <string>
-
 #include <grpcpp/support/server_interceptor.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 
 namespace prometheus {
 class Exposer;

@@ -78,9 +78,9 @@ absl::Status CheckSchemaVersion(pqxx::connection& conn, const MigrationSet& set)
   const int recorded = RecordedSchemaVersion(conn);
   if (recorded == set.Latest()) return absl::OkStatus();
   if (recorded < set.Latest()) {
-    return absl::FailedPreconditionError(
-        "database " + set.database + " is at schema version " + std::to_string(recorded) +
-        ", this build needs " + std::to_string(set.Latest()) + ": run payonce-migrate");
+    return absl::FailedPreconditionError("database " + set.database + " is at schema version " +
+                                         std::to_string(recorded) + ", this build needs " +
+                                         std::to_string(set.Latest()) + ": run payonce-migrate");
   }
   return absl::FailedPreconditionError("database " + set.database + " is at schema version " +
                                        std::to_string(recorded) +

@@ -55,8 +55,8 @@ absl::Status AwaitSchema(PgPool& pool, const MigrationSet& set, const CommonSett
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(s.db_startup_timeout_ms);
   while (true) {
-    auto status = pool.WithConnection(
-        [&](pqxx::connection& c) { return CheckSchemaVersion(c, set); });
+    auto status =
+        pool.WithConnection([&](pqxx::connection& c) { return CheckSchemaVersion(c, set); });
     if (status.ok() || status.code() != absl::StatusCode::kUnavailable ||
         std::chrono::steady_clock::now() >= deadline) {
       return status;

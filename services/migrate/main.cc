@@ -1,9 +1,8 @@
 // payonce-migrate: applies the embedded schema migrations of one database
 // under an advisory lock (safe when replicas start together).
 #include <cstdlib>
-#include <string>
-
 #include <pqxx/pqxx>
+#include <string>
 
 #include "services/common/config.h"
 #include "services/common/log.h"
@@ -41,12 +40,14 @@ int main(int argc, char** argv) {
     pqxx::connection conn(url);
     const auto status = ApplyMigrations(conn, set, log);
     if (!status.ok()) {
-      log.Error("migration failed", {{"database", database}, {"error", std::string(status.message())}});
+      log.Error("migration failed",
+                {{"database", database}, {"error", std::string(status.message())}});
       return 1;
     }
   } catch (...) {
     const auto status = StatusFromPgException(std::current_exception());
-    log.Error("migration failed", {{"database", database}, {"error", std::string(status.message())}});
+    log.Error("migration failed",
+              {{"database", database}, {"error", std::string(status.message())}});
     return 1;
   }
   return 0;

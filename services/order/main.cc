@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   try {
     metrics_endpoint = std::make_unique<MetricsEndpoint>(settings.metrics_listen_addr, registry);
   } catch (const std::exception& e) {
-    log.Error("cannot serve metrics", {{"addr", settings.metrics_listen_addr}, {"error", e.what()}});
+    log.Error("cannot serve metrics",
+              {{"addr", settings.metrics_listen_addr}, {"error", e.what()}});
     return 1;
   }
   GrpcServerMetrics grpc_metrics(*registry);
@@ -52,8 +53,8 @@ int main(int argc, char** argv) {
     log.Error("cannot start gRPC server", {{"error", std::string(s.message())}});
     return 1;
   }
-  log.Info("order-service ready", {{"grpc", settings.grpc_listen_addr},
-                                   {"metrics", settings.metrics_listen_addr}});
+  log.Info("order-service ready",
+           {{"grpc", settings.grpc_listen_addr}, {"metrics", settings.metrics_listen_addr}});
   const int sig = WaitForShutdownSignal();
   log.Info("shutting down", {{"signal", sig}});
   server.Shutdown();

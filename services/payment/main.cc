@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   if (ParseSecrets(ps.callback_secrets).empty()) {
     Logger("payment-service", "info")
         .Error("invalid configuration: PAYONCE_CALLBACK_SECRETS",
-               {{"variable", "PAYONCE_CALLBACK_SECRETS"}, {"error", "at least one secret is required"}});
+               {{"variable", "PAYONCE_CALLBACK_SECRETS"},
+                {"error", "at least one secret is required"}});
     return 2;
   }
 
@@ -85,7 +86,8 @@ int main(int argc, char** argv) {
   try {
     metrics_endpoint = std::make_unique<MetricsEndpoint>(settings.metrics_listen_addr, registry);
   } catch (const std::exception& e) {
-    log.Error("cannot serve metrics", {{"addr", settings.metrics_listen_addr}, {"error", e.what()}});
+    log.Error("cannot serve metrics",
+              {{"addr", settings.metrics_listen_addr}, {"error", e.what()}});
     return 1;
   }
   GrpcServerMetrics grpc_metrics(*registry);
@@ -108,9 +110,10 @@ int main(int argc, char** argv) {
       grpc::CreateCustomChannel(ps.provider_target, grpc::InsecureChannelCredentials(),
                                 DefaultChannelArguments()),
       timeout);
-  payment::RedisCache cache({ps.redis_addr == "off" ? "" : ps.redis_addr, std::chrono::milliseconds(ps.redis_timeout_ms),
-                             std::chrono::milliseconds(1000), 32},
-                            log);
+  payment::RedisCache cache(
+      {ps.redis_addr == "off" ? "" : ps.redis_addr, std::chrono::milliseconds(ps.redis_timeout_ms),
+       std::chrono::milliseconds(1000), 32},
+      log);
   payment::PgPaymentStore store(pool, ids);
   payment::PaymentAppOptions options;
   options.provider_name = ps.provider_name;

@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   try {
     metrics_endpoint = std::make_unique<MetricsEndpoint>(settings.metrics_listen_addr, registry);
   } catch (const std::exception& e) {
-    log.Error("cannot serve metrics", {{"addr", settings.metrics_listen_addr}, {"error", e.what()}});
+    log.Error("cannot serve metrics",
+              {{"addr", settings.metrics_listen_addr}, {"error", e.what()}});
     return 1;
   }
   reconciler::ReconcilerMetrics metrics(*registry);

@@ -119,15 +119,21 @@ class PaymentFlowTest : public ::testing::Test {
   void ExpectEachEventAppliedOnce(const std::vector<orderpb::Order>& orders) {
     std::string ids;
     for (const auto& o : orders) ids += (ids.empty() ? "'" : ",'") + o.order_id() + "'";
-    const std::string events = Sql("payment", "SELECT count(*) FROM outbox WHERE order_id IN (" + ids + ")");
+    const std::string events =
+        Sql("payment", "SELECT count(*) FROM outbox WHERE order_id IN (" + ids + ")");
     EXPECT_EQ(events, std::to_string(orders.size()));
-    EXPECT_EQ(Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND "
-                             "order_id IN (" + ids + ")"),
+    EXPECT_EQ(Sql("payment",
+                  "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND "
+                  "order_id IN (" +
+                      ids + ")"),
               "0");
-    EXPECT_EQ(Sql("order", "SELECT count(*) FROM payment_event_inbox WHERE order_id IN (" + ids + ")"),
-              events);
-    EXPECT_EQ(Sql("order", "SELECT count(*) FROM order_timeline WHERE outcome = 'APPLIED' AND "
-                           "order_id IN (" + ids + ")"),
+    EXPECT_EQ(
+        Sql("order", "SELECT count(*) FROM payment_event_inbox WHERE order_id IN (" + ids + ")"),
+        events);
+    EXPECT_EQ(Sql("order",
+                  "SELECT count(*) FROM order_timeline WHERE outcome = 'APPLIED' AND "
+                  "order_id IN (" +
+                      ids + ")"),
               events);
     EXPECT_EQ(Sql("order", "SELECT count(*) FROM orders WHERE status = 'PAID' AND order_id IN (" +
                                ids + ")"),
@@ -207,14 +213,17 @@ TEST_F(PaymentFlowTest, OrderServiceDownWhileCallbacksArriveThenPaidSoonAfterRes
   // Callbacks land while the order service is down.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return Sql("payment", "SELECT count(*) FROM payments WHERE status = 'SUCCEEDED' AND "
-                              "payment_id IN ('" + payments[0].payment_id() + "','" +
-                                  payments[4].payment_id() + "')") == "2";
+        return Sql("payment",
+                   "SELECT count(*) FROM payments WHERE status = 'SUCCEEDED' AND "
+                   "payment_id IN ('" +
+                       payments[0].payment_id() + "','" + payments[4].payment_id() + "')") == "2";
       },
       std::chrono::seconds(10)));
   // Let the relay fail a few deliveries.
   ASSERT_TRUE(WaitUntil(
-      [&] { return std::stoi(Sql("payment", "SELECT coalesce(max(attempts), 0) FROM outbox")) >= 3; },
+      [&] {
+        return std::stoi(Sql("payment", "SELECT coalesce(max(attempts), 0) FROM outbox")) >= 3;
+      },
       std::chrono::seconds(15)));
   ASSERT_TRUE(stack_->Restart(stack_->order(), stack_->order_addr()));
   EXPECT_TRUE(WaitUntil([&] { return AllPaid(orders); }, std::chrono::seconds(5)));
@@ -231,7 +240,9 @@ TEST_F(PaymentFlowTest, RelayKilledMidBatchLosesNothingAndAppliesNothingTwice) {
     payment_ids.push_back(Pay(orders.back()).payment_id());
   }
   ASSERT_TRUE(WaitUntil(
-      [&] { return Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == "40"; },
+      [&] {
+        return Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == "40";
+      },
       std::chrono::seconds(15)));
   // Start the relay and kill it as soon as it has begun delivering.
   ASSERT_TRUE(stack_->Restart(stack_->relay(0)));

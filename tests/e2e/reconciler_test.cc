@@ -155,8 +155,9 @@ TEST_F(ReconcilerTest, EveryCallbackDroppedStillEveryOrderPaidWithinTwoIntervals
   EXPECT_TRUE(all_paid);
   // No callback arrived: the provider's own answers (query, or the statement
   // if it ran first) moved every payment.
-  EXPECT_EQ(Sql("payment", "SELECT count(*) FROM payment_history WHERE source IN ('query', "
-                           "'settlement') AND new_status = 'SUCCEEDED'"),
+  EXPECT_EQ(Sql("payment",
+                "SELECT count(*) FROM payment_history WHERE source IN ('query', "
+                "'settlement') AND new_status = 'SUCCEEDED'"),
             "20");
   EXPECT_EQ(Sql("payment", "SELECT count(*) FROM payment_history WHERE source = 'callback'"), "0");
 }
@@ -230,14 +231,18 @@ TEST_F(ReconcilerTest, StatementLineChangedByHandBecomesAnAnomaly) {
   const auto payment = Pay(order);
   ASSERT_TRUE(WaitUntil([&] { return OrderStatus(order.order_id()) == orderpb::ORDER_STATUS_PAID; },
                         std::chrono::seconds(5)));
-  Sql("provider", "UPDATE captures SET amount_minor = amount_minor + 1 WHERE merchant_payment_id = '" +
-                      payment.payment_id() + "'");
+  Sql("provider",
+      "UPDATE captures SET amount_minor = amount_minor + 1 WHERE merchant_payment_id = '" +
+          payment.payment_id() + "'");
   auto env = kReconcilerEnv;
   env["PAYONCE_RECONCILER_ONCE"] = "1";
   const size_t r = stack_->AddReconciler(env);
-  ASSERT_TRUE(WaitUntil([&] { return !stack_->reconciler(r).running(); }, std::chrono::seconds(30)));
-  EXPECT_EQ(Sql("payment", "SELECT status FROM anomalies WHERE kind = 'settlement_amount_mismatch' "
-                           "AND payment_id = '" + payment.payment_id() + "'"),
+  ASSERT_TRUE(
+      WaitUntil([&] { return !stack_->reconciler(r).running(); }, std::chrono::seconds(30)));
+  EXPECT_EQ(Sql("payment",
+                "SELECT status FROM anomalies WHERE kind = 'settlement_amount_mismatch' "
+                "AND payment_id = '" +
+                    payment.payment_id() + "'"),
             "NEEDS_REVIEW");
 }
 
@@ -252,8 +257,9 @@ TEST_F(ReconcilerTest, ProviderUnreachableLeavesPaymentsPendingNeverFailed) {
   // Several passes, each well past the not-found grace period.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return std::stoi(Sql("payment", "SELECT coalesce(min(reconcile_attempts), 0) FROM payments "
-                                        "WHERE status = 'PENDING'")) >= 2;
+        return std::stoi(Sql("payment",
+                             "SELECT coalesce(min(reconcile_attempts), 0) FROM payments "
+                             "WHERE status = 'PENDING'")) >= 2;
       },
       std::chrono::seconds(20)));
   for (const auto& id : ids) {

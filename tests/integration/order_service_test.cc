@@ -105,7 +105,9 @@ class OrderServiceTest : public ::testing::Test {
     return e;
   }
 
-  static std::string CountOrders() { return servers_->Query("order", "SELECT count(*) FROM orders"); }
+  static std::string CountOrders() {
+    return servers_->Query("order", "SELECT count(*) FROM orders");
+  }
   static std::string CountTimeline() {
     return servers_->Query("order", "SELECT count(*) FROM order_timeline");
   }
@@ -231,7 +233,8 @@ TEST_F(OrderServiceTest, ThirtyTwoConcurrentIdenticalCreatesMakeOneOrder) {
             "1");
   EXPECT_EQ(servers_->Query("order",
                             "SELECT count(*) FROM order_timeline t JOIN orders o USING (order_id) "
-                            "WHERE o.request_id = '" + req.request_id() + "'"),
+                            "WHERE o.request_id = '" +
+                                req.request_id() + "'"),
             "1");
 }
 
@@ -419,9 +422,9 @@ TEST_F(OrderServiceTest, ApplyPaymentEventRejectsBadInputAndChangesNothing) {
   e.set_order_id("no-such-order");
   EXPECT_EQ(Apply(e, &r).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(CountTimeline(), timeline_before);
-  EXPECT_EQ(servers_->Query("order", "SELECT status FROM orders WHERE order_id = '" +
-                                         o.order_id() + "'"),
-            "PENDING_PAYMENT");
+  EXPECT_EQ(
+      servers_->Query("order", "SELECT status FROM orders WHERE order_id = '" + o.order_id() + "'"),
+      "PENDING_PAYMENT");
 }
 
 TEST_F(OrderServiceTest, TimelineListsEveryChangeAndEventOldestFirst) {

@@ -1,6 +1,7 @@
 // Payment service against a real PostgreSQL and Redis, over gRPC in process,
 // with fake peers (order directory, provider) whose behaviour tests control.
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -9,8 +10,6 @@
 #include <memory>
 #include <mutex>
 #include <set>
-
-#include <prometheus/text_serializer.h>
 
 #include "payonce/payment/v1/payment_service.grpc.pb.h"
 #include "services/common/clock.h"
@@ -42,8 +41,8 @@ class FakeOrders final : public OrderDirectory {
     if (it == orders_.end()) return absl::NotFoundError("no order");
     return it->second;
   }
-  void Put(const std::string& id, int64_t amount, OrderSnapshot::Status status =
-                                                      OrderSnapshot::Status::kPendingPayment) {
+  void Put(const std::string& id, int64_t amount,
+           OrderSnapshot::Status status = OrderSnapshot::Status::kPendingPayment) {
     std::lock_guard<std::mutex> lock(mu_);
     orders_[id] = {id, status, amount, "EUR"};
   }
@@ -61,7 +60,8 @@ class FakeOrders final : public OrderDirectory {
 // Counts debits per payment; can hold debits until released.
 class FakeProvider final : public ProviderGateway {
  public:
-  absl::StatusOr<DebitResult> Debit(const std::string& payment_id, int64_t, const std::string&) override {
+  absl::StatusOr<DebitResult> Debit(const std::string& payment_id, int64_t,
+                                    const std::string&) override {
     std::unique_lock<std::mutex> lock(mu_);
     ++debits_[payment_id];
     ++total_debits_;
@@ -198,10 +198,10 @@ class PaymentServiceTest : public ::testing::Test {
   }
 
   static void Sign(pb::ProviderCallback& c, const std::string& secret = kSecret) {
-    c.set_signature(SignCallback(
-        secret, {c.provider(), c.event_id(), c.payment_id(), c.provider_txn_id(),
-                 pb::PaymentStatus_Name(c.status()), c.amount_minor(), c.currency(),
-                 c.occurred_at_unix_ms(), c.timestamp_unix_ms(), c.nonce()}));
+    c.set_signature(
+        SignCallback(secret, {c.provider(), c.event_id(), c.payment_id(), c.provider_txn_id(),
+                              pb::PaymentStatus_Name(c.status()), c.amount_minor(), c.currency(),
+                              c.occurred_at_unix_ms(), c.timestamp_unix_ms(), c.nonce()}));
   }
 
   grpc::Status Deliver(const pb::ProviderCallback& c, pb::CallbackAck* ack) {
@@ -538,7 +538,8 @@ TEST_F(PaymentServiceTest, EveryRejectionRowAnswersAsWrittenAndChangesNothing) {
   // The two mismatches leave anomaly rows for the reconciler, nothing else.
   EXPECT_EQ(Sql("SELECT count(*) FROM anomalies"), std::to_string(std::stoi(anomalies_before) + 2));
   EXPECT_EQ(Sql("SELECT count(*) FROM anomalies WHERE kind = 'callback_amount_mismatch' AND "
-                "payment_id = '" + p.payment_id() + "'"),
+                "payment_id = '" +
+                p.payment_id() + "'"),
             "2");
 
   // The good callback still applies afterwards...
@@ -580,7 +581,8 @@ TEST_F(PaymentServiceTest, SecondCaptureForOnePaymentIsFlaggedForRefund) {
   ASSERT_TRUE(Deliver(second, &ack).ok());
   EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_DUPLICATE);
   EXPECT_EQ(Sql("SELECT provider_txn_id FROM anomalies WHERE kind = 'duplicate_capture' AND "
-                "payment_id = '" + p.payment_id() + "'"),
+                "payment_id = '" +
+                p.payment_id() + "'"),
             "txn-extra-" + p.payment_id());
   EXPECT_EQ(OutboxRows(p.payment_id()), "1");
 }

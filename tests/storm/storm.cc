@@ -22,12 +22,11 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <pqxx/pqxx>
 
 #include "payonce/order/v1/order_service.grpc.pb.h"
 #include "payonce/payment/v1/payment_service.grpc.pb.h"
@@ -79,7 +78,8 @@ std::string Now() {
 void Say(const std::string& msg) { std::cout << "[storm " << Now() << "] " << msg << std::endl; }
 
 // A call retried the way a real client retries: same idempotency key, on
-// UNAVAILABLE, DEADLINE_EXCEEDED and ABORTED, with backoff, for a while.
+// UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, CANCELLED (a server shutting
+// down), UNKNOWN and INTERNAL, with backoff, for a while.
 template <class Call>
 grpc::Status Retry(Call&& call, Clock::duration budget = seconds(90)) {
   const auto deadline = Clock::now() + budget;
@@ -90,6 +90,7 @@ grpc::Status Retry(Call&& call, Clock::duration budget = seconds(90)) {
     const bool retry = code == grpc::StatusCode::UNAVAILABLE ||
                        code == grpc::StatusCode::DEADLINE_EXCEEDED ||
                        code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::UNKNOWN ||
+                       code == grpc::StatusCode::CANCELLED ||
                        code == grpc::StatusCode::INTERNAL;
     if (!retry || Clock::now() + backoff > deadline) return s;
     std::this_thread::sleep_for(backoff);
@@ -184,8 +185,8 @@ class Storm {
 
   void Connect() {
     auto args = DefaultChannelArguments();
-    orders_ = orderpb::OrderService::NewStub(grpc::CreateCustomChannel(
-        stack_->order_addr(), grpc::InsecureChannelCredentials(), args));
+    orders_ = orderpb::OrderService::NewStub(
+        grpc::CreateCustomChannel(stack_->order_addr(), grpc::InsecureChannelCredentials(), args));
     payments_ = paypb::PaymentService::NewStub(grpc::CreateCustomChannel(
         stack_->payment_addr(), grpc::InsecureChannelCredentials(), args));
     sandbox_ = sandboxpb::ProviderSandbox::NewStub(grpc::CreateCustomChannel(
@@ -349,13 +350,17 @@ class Storm {
     std::string last;
     while (Clock::now() < deadline) {
       try {
-        const std::string pending = Sql("payment", "SELECT count(*) FROM payments WHERE status = 'PENDING'");
-        const std::string undelivered = Sql("payment",
+        const std::string pending =
+            Sql("payment", "SELECT count(*) FROM payments WHERE status = 'PENDING'");
+        const std::string undelivered = Sql(
+            "payment",
             "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_lettered_at IS NULL");
-        const std::string open = Sql("payment",
-            "SELECT count(*) FROM anomalies WHERE status = 'OPEN' AND kind IN "
-            "('duplicate_capture', 'refund_required', 'late_success')");
-        const std::string unconfirmed = Sql("payment",
+        const std::string open =
+            Sql("payment",
+                "SELECT count(*) FROM anomalies WHERE status = 'OPEN' AND kind IN "
+                "('duplicate_capture', 'refund_required', 'late_success')");
+        const std::string unconfirmed = Sql(
+            "payment",
             "SELECT count(*) FROM payments p WHERE status = 'SUCCEEDED' AND NOT EXISTS ("
             "SELECT 1 FROM outbox o WHERE o.payment_id = p.payment_id AND o.status = 'SUCCEEDED' "
             "AND o.delivered_at IS NOT NULL) AND order_confirmed_at IS NULL");
@@ -387,7 +392,7 @@ class Storm {
 
   struct ProviderTruth {
     bool ok = false;
-    std::map<std::string, int64_t> standing_per_order;     // captures - refunds
+    std::map<std::string, int64_t> standing_per_order;  // captures - refunds
     std::map<std::string, int64_t> captures_per_payment;
     std::map<std::string, int64_t> debits_per_payment;
     sandboxpb::ProviderStats stats;
@@ -428,15 +433,18 @@ class Storm {
     Check c1{"1. no duplicate debit left standing"};
     for (const auto& [order, standing] : truth.standing_per_order) {
       ++c1.checked;
-      if (standing > 1) c1.Violation("order " + order + " has " + std::to_string(standing) + " standing captures");
+      if (standing > 1)
+        c1.Violation("order " + order + " has " + std::to_string(standing) + " standing captures");
     }
     for (const auto& r : ptx.exec(
              "SELECT a.order_id, a.payment_id, b.payment_id FROM payments a JOIN payments b "
              "ON a.order_id = b.order_id AND a.created_at < b.created_at "
              "WHERE NOT EXISTS (SELECT 1 FROM payment_history h WHERE h.payment_id = a.payment_id "
-             "AND h.new_status = 'FAILED' AND h.old_status = 'PENDING' AND h.at <= b.created_at)")) {
+             "AND h.new_status = 'FAILED' AND h.old_status = 'PENDING' AND h.at <= "
+             "b.created_at)")) {
       c1.Violation("order " + r[0].as<std::string>() + ": payment " + r[2].as<std::string>() +
-                   " created while " + r[1].as<std::string>() + " was live (PayOnce debited twice)");
+                   " created while " + r[1].as<std::string>() +
+                   " was live (PayOnce debited twice)");
     }
     checks.push_back(c1);
 
@@ -454,7 +462,8 @@ class Storm {
       if (standing > 0 && status != "PAID") {
         c2.Violation("order " + id + " captured at the provider but " + status);
       }
-      if (standing == 0 && status == "PAID") c2.Violation("order " + id + " PAID without a capture");
+      if (standing == 0 && status == "PAID")
+        c2.Violation("order " + id + " PAID without a capture");
     }
     checks.push_back(c2);
 
@@ -463,7 +472,8 @@ class Storm {
     c3.checked = std::stoll(Sql("payment", "SELECT count(*) FROM provider_callbacks"));
     for (const auto& r : ptx.exec(
              "SELECT payment_id, new_status, count(*) FROM payment_history WHERE new_status IS "
-             "DISTINCT FROM old_status AND old_status IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1")) {
+             "DISTINCT FROM old_status AND old_status IS NOT NULL GROUP BY 1, 2 HAVING count(*) > "
+             "1")) {
       c3.Violation("payment " + r[0].as<std::string>() + " moved to " + r[1].as<std::string>() +
                    " " + r[2].as<std::string>() + " times");
     }
@@ -472,9 +482,9 @@ class Storm {
       c3.Violation("payment " + r[0].as<std::string>() + " has " + r[2].as<std::string>() + " " +
                    r[1].as<std::string>() + " outbox events");
     }
-    for (const auto& r : otx.exec(
-             "SELECT order_id, count(*) FROM order_timeline WHERE outcome = 'APPLIED' "
-             "GROUP BY 1 HAVING count(*) > 1")) {
+    for (const auto& r :
+         otx.exec("SELECT order_id, count(*) FROM order_timeline WHERE outcome = 'APPLIED' "
+                  "GROUP BY 1 HAVING count(*) > 1")) {
       c3.Violation("order " + r[0].as<std::string>() + " applied " + r[1].as<std::string>() +
                    " payment events");
     }
@@ -484,11 +494,11 @@ class Storm {
     Check c4{"4. monotonic states"};
     c4.checked = std::stoll(Sql("payment", "SELECT count(*) FROM payment_history")) +
                  std::stoll(Sql("order", "SELECT count(*) FROM order_timeline"));
-    for (const auto& r : ptx.exec(
-             "SELECT payment_id, old_status, new_status FROM payment_history WHERE "
-             "(new_status = 'PENDING' AND old_status IS NOT NULL) OR "
-             "(old_status = 'SUCCEEDED' AND new_status = 'FAILED') OR "
-             "(old_status = 'REFUNDED' AND new_status IS DISTINCT FROM 'REFUNDED')")) {
+    for (const auto& r :
+         ptx.exec("SELECT payment_id, old_status, new_status FROM payment_history WHERE "
+                  "(new_status = 'PENDING' AND old_status IS NOT NULL) OR "
+                  "(old_status = 'SUCCEEDED' AND new_status = 'FAILED') OR "
+                  "(old_status = 'REFUNDED' AND new_status IS DISTINCT FROM 'REFUNDED')")) {
       c4.Violation("payment " + r[0].as<std::string>() + ": " + r[1].as<std::string>() + " -> " +
                    r[2].as<std::string>());
     }
@@ -505,12 +515,15 @@ class Storm {
     Check c5{"5. nothing forged gets in"};
     c5.checked = truth.stats.callbacks_forged() + truth.stats.callbacks_replayed();
     if (truth.stats.callbacks_forged_accepted() > 0) {
-      c5.Violation(std::to_string(truth.stats.callbacks_forged_accepted()) + " forged callbacks acknowledged");
+      c5.Violation(std::to_string(truth.stats.callbacks_forged_accepted()) +
+                   " forged callbacks acknowledged");
     }
     if (truth.stats.callbacks_replayed_accepted() > 0) {
-      c5.Violation(std::to_string(truth.stats.callbacks_replayed_accepted()) + " replayed callbacks acknowledged");
+      c5.Violation(std::to_string(truth.stats.callbacks_replayed_accepted()) +
+                   " replayed callbacks acknowledged");
     }
-    for (const auto& r : ptx.exec("SELECT payment_id FROM payments WHERE status IN ('SUCCEEDED', 'REFUNDED')")) {
+    for (const auto& r :
+         ptx.exec("SELECT payment_id FROM payments WHERE status IN ('SUCCEEDED', 'REFUNDED')")) {
       const auto id = r[0].as<std::string>();
       const auto it = truth.captures_per_payment.find(id);
       if (it == truth.captures_per_payment.end() || it->second == 0) {
@@ -519,8 +532,9 @@ class Storm {
     }
     double rejected = 0;
     for (size_t i = 0; i < stack_->payment_replicas(); ++i) {
-      rejected += std::max(0.0, ScrapeMetric(stack_->payment(i).env().at("PAYONCE_METRICS_LISTEN_ADDR"),
-                                             "payonce_callbacks_total", "outcome=\"unauthenticated\""));
+      rejected +=
+          std::max(0.0, ScrapeMetric(stack_->payment(i).env().at("PAYONCE_METRICS_LISTEN_ADDR"),
+                                     "payonce_callbacks_total", "outcome=\"unauthenticated\""));
     }
     if (c5.checked > 0 && rejected == 0 && o_.chaos) {
       // Replicas restarted by the chaos lose their counters; only flag when
@@ -532,9 +546,11 @@ class Storm {
     // 6. Nothing lost on a crash: every event delivered or repaired.
     Check c6{"6. nothing lost on a crash"};
     c6.checked = std::stoll(Sql("payment", "SELECT count(*) FROM outbox"));
-    const std::string undelivered = Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL");
+    const std::string undelivered =
+        Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL");
     if (undelivered != "0") c6.Violation(undelivered + " outbox events never delivered");
-    const std::string stuck = Sql("payment", "SELECT count(*) FROM payments WHERE status = 'PENDING'");
+    const std::string stuck =
+        Sql("payment", "SELECT count(*) FROM payments WHERE status = 'PENDING'");
     if (stuck != "0") c6.Violation(stuck + " payments still PENDING");
     checks.push_back(c6);
 
@@ -542,7 +558,8 @@ class Storm {
     Check c7{"7. Redis down: still correct"};
     c7.checked = o_.chaos ? 1 : 0;
     for (const auto& c : checks) {
-      if (c.violations > 0) c7.Violation("invariant \"" + c.name + "\" broke with Redis down in the run");
+      if (c.violations > 0)
+        c7.Violation("invariant \"" + c.name + "\" broke with Redis down in the run");
     }
     checks.push_back(c7);
     return checks;
@@ -562,8 +579,8 @@ class Storm {
       total += c.violations;
     }
     const bool pass = total == 0 && quiet;
-    std::printf("\n%s: %lld violation(s)%s\n", pass ? "PASS" : "FAIL", static_cast<long long>(total),
-                quiet ? "" : ", the system did not quiesce");
+    std::printf("\n%s: %lld violation(s)%s\n", pass ? "PASS" : "FAIL",
+                static_cast<long long>(total), quiet ? "" : ", the system did not quiesce");
     return pass ? 0 : 1;
   }
 
@@ -586,23 +603,29 @@ class Storm {
 
 int main(int argc, char** argv) {
   payonce::storm::Options o;
-  CLI::App app("payonce-storm: replays the 4 Dec 2025 outage against a fresh PayOnce stack and "
-               "checks the invariants of CONTRACT §5");
+  CLI::App app(
+      "payonce-storm: replays the 4 Dec 2025 outage against a fresh PayOnce stack and "
+      "checks the invariants of CONTRACT §5");
   app.add_option("--customers", o.customers, "Customers, each creating one order and paying")
-      ->capture_default_str()->check(CLI::Range(1, 1000000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--seed", o.seed, "Seed of every random choice (0: pick one and print it)");
   app.add_option("--base-rate", o.base_rate, "Customers per second outside the 10x burst")
-      ->capture_default_str()->check(CLI::Range(1.0, 10000.0));
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 10000.0));
   app.add_option("--workers", o.workers, "Concurrent customers at most")
-      ->capture_default_str()->check(CLI::Range(1, 1024));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   app.add_option("--quiesce-timeout-s", o.quiesce_timeout_s, "How long to wait for quiescence")
-      ->capture_default_str()->check(CLI::Range(10, 3600));
+      ->capture_default_str()
+      ->check(CLI::Range(10, 3600));
   app.add_flag("!--no-chaos", o.chaos, "Skip the outages (faults stay on)");
   app.add_option("--sabotage", o.sabotage,
                  "Break the system on purpose to see the report catch it: disable-live-index")
       ->check(CLI::IsMember({"disable-live-index"}));
-  app.footer("The stack runs on free loopback ports with its own PostgreSQL and Redis in a "
-             "temporary folder; nothing is left running. Exit code 0 = every invariant held.");
+  app.footer(
+      "The stack runs on free loopback ports with its own PostgreSQL and Redis in a "
+      "temporary folder; nothing is left running. Exit code 0 = every invariant held.");
   CLI11_PARSE(app, argc, argv);
   if (o.seed == 0) o.seed = std::random_device{}() | 1;
   try {

@@ -2,26 +2,24 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
-
-#include <condition_variable>
-#include <mutex>
-#include <grpcpp/health_check_service_interface.h>
-#include <pqxx/pqxx>
 
 #include "services/common/log.h"
 #include "services/common/migration_set.h"
@@ -87,7 +85,8 @@ LocalServers::LocalServers() {
        {&migrations::order(), &migrations::payment(), &migrations::provider()}) {
     pqxx::connection conn(Dsn(set->database));
     const auto status = ApplyMigrations(conn, *set, log);
-    if (!status.ok()) throw std::runtime_error("migration failed: " + std::string(status.message()));
+    if (!status.ok())
+      throw std::runtime_error("migration failed: " + std::string(status.message()));
   }
 }
 
@@ -117,13 +116,9 @@ std::string LocalServers::RedisAddr() const { return "127.0.0.1:" + std::to_stri
 
 void LocalServers::RestartPostgres() { Run("pg-restart " + dir_); }
 void LocalServers::StopPostgres() { Run("pg-stop " + dir_); }
-void LocalServers::StartPostgres() {
-  Run("pg-start " + dir_ + " " + std::to_string(pg_port_));
-}
+void LocalServers::StartPostgres() { Run("pg-start " + dir_ + " " + std::to_string(pg_port_)); }
 void LocalServers::StopRedis() { Run("redis-stop " + dir_); }
-void LocalServers::StartRedis() {
-  Run("redis-start " + dir_ + " " + std::to_string(redis_port_));
-}
+void LocalServers::StartRedis() { Run("redis-start " + dir_ + " " + std::to_string(redis_port_)); }
 
 std::string LocalServers::Query(const std::string& database, const std::string& sql) const {
   pqxx::connection conn(Dsn(database));
@@ -169,8 +164,7 @@ int ServiceProcess::Terminate(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
   int status = 0;
-  const bool exited = WaitUntil(
-      [&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+  const bool exited = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
   if (!exited) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);

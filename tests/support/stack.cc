@@ -22,9 +22,9 @@ Stack::Stack(LocalServers& servers, std::map<std::string, std::string> extra_env
       payment_addr_ += (i ? "," : "") + payment_addrs_[i];
     }
   }
-  order_ = Make("order-service", "services/order/order-service",
-                {{"PAYONCE_DATABASE_URL", servers_.Dsn("order")},
-                 {"PAYONCE_GRPC_LISTEN_ADDR", order_addr_}});
+  order_ = Make(
+      "order-service", "services/order/order-service",
+      {{"PAYONCE_DATABASE_URL", servers_.Dsn("order")}, {"PAYONCE_GRPC_LISTEN_ADDR", order_addr_}});
   for (size_t i = 0; i < payment_addrs_.size(); ++i) {
     payments_.push_back(Make(i == 0 ? "payment-service" : "payment-service-" + std::to_string(i),
                              "services/payment/payment-service",
@@ -83,7 +83,8 @@ void Stack::StartAll(int relays) {
 
 size_t Stack::AddRelay() {
   const size_t index = relays_.size();
-  relays_.push_back(Make("outbox-relay-" + std::to_string(index), "services/outbox_relay/outbox-relay",
+  relays_.push_back(Make("outbox-relay-" + std::to_string(index),
+                         "services/outbox_relay/outbox-relay",
                          {{"PAYONCE_DATABASE_URL", servers_.Dsn("payment")},
                           {"PAYONCE_ORDER_SERVICE_TARGET", order_addr_}}));
   relays_.back()->Start();
@@ -95,8 +96,8 @@ size_t Stack::AddReconciler(std::map<std::string, std::string> env) {
   env["PAYONCE_DATABASE_URL"] = servers_.Dsn("payment");
   env["PAYONCE_ORDER_SERVICE_TARGET"] = order_addr_;
   env["PAYONCE_PROVIDER_TARGET"] = sandbox_addr_;
-  reconcilers_.push_back(
-      Make("reconciler-" + std::to_string(index), "services/reconciler/reconciler", std::move(env)));
+  reconcilers_.push_back(Make("reconciler-" + std::to_string(index),
+                              "services/reconciler/reconciler", std::move(env)));
   reconcilers_.back()->Start();
   return index;
 }

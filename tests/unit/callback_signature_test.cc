@@ -6,8 +6,8 @@ namespace payonce {
 namespace {
 
 CallbackFields Sample() {
-  return {"sandbox", "evt-1", "pay-1", "txn-1", "PAYMENT_STATUS_SUCCEEDED", 1999, "EUR",
-          1764806400000, 1764806401000, "nonce-1"};
+  return {"sandbox", "evt-1", "pay-1",       "txn-1",       "PAYMENT_STATUS_SUCCEEDED",
+          1999,      "EUR",   1764806400000, 1764806401000, "nonce-1"};
 }
 
 TEST(CallbackSignature, CanonicalStringIsTheContractOrder) {

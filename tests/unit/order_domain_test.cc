@@ -1,9 +1,9 @@
-#include "services/order/domain/order.h"
-
 #include <gtest/gtest.h>
 
 #include <tuple>
 #include <vector>
+
+#include "services/order/domain/order.h"
 
 namespace payonce::order {
 namespace {
@@ -108,8 +108,8 @@ TEST(DecidePaymentEvent, Table) {
        ApplyOutcome::kApplied, OrderStatus::kPaid},
       {"pending+failure", StoredOrder(OrderStatus::kPendingPayment), failure,
        ApplyOutcome::kIgnored, std::nullopt},
-      {"pending+refund", StoredOrder(OrderStatus::kPendingPayment), refund,
-       ApplyOutcome::kIgnored, std::nullopt},
+      {"pending+refund", StoredOrder(OrderStatus::kPendingPayment), refund, ApplyOutcome::kIgnored,
+       std::nullopt},
       {"pending+wrong amount", StoredOrder(OrderStatus::kPendingPayment), wrong_amount,
        ApplyOutcome::kRefundRequired, std::nullopt},
       {"pending+wrong currency", StoredOrder(OrderStatus::kPendingPayment), wrong_currency,

@@ -1,6 +1,6 @@
-#include "services/payment/domain/payment.h"
-
 #include <gtest/gtest.h>
+
+#include "services/payment/domain/payment.h"
 
 namespace payonce::payment {
 namespace {
@@ -27,16 +27,23 @@ TEST(DecideTransition, TableOverEveryStateAndEvidence) {
       {S::kPending, R::kNone, S::kFailed, R::kCallback, K::kApply, S::kFailed, false, false},
       {S::kPending, R::kNone, S::kSucceeded, R::kQuery, K::kApply, S::kSucceeded, false, true},
       {S::kPending, R::kNone, S::kFailed, R::kSettlement, K::kApply, S::kFailed, false, false},
-      {S::kSucceeded, R::kCallback, S::kSucceeded, R::kCallback, K::kDuplicate, S::kSucceeded, false, true},
-      {S::kSucceeded, R::kCallback, S::kFailed, R::kCallback, K::kIgnoredStale, S::kSucceeded, false, true},
-      {S::kSucceeded, R::kCallback, S::kFailed, R::kSettlement, K::kIgnoredStale, S::kSucceeded, false, true},
+      {S::kSucceeded, R::kCallback, S::kSucceeded, R::kCallback, K::kDuplicate, S::kSucceeded,
+       false, true},
+      {S::kSucceeded, R::kCallback, S::kFailed, R::kCallback, K::kIgnoredStale, S::kSucceeded,
+       false, true},
+      {S::kSucceeded, R::kCallback, S::kFailed, R::kSettlement, K::kIgnoredStale, S::kSucceeded,
+       false, true},
       {S::kFailed, R::kCallback, S::kFailed, R::kCallback, K::kDuplicate, S::kFailed, false, false},
-      {S::kFailed, R::kCallback, S::kSucceeded, R::kCallback, K::kApply, S::kSucceeded, true, false},
+      {S::kFailed, R::kCallback, S::kSucceeded, R::kCallback, K::kApply, S::kSucceeded, true,
+       false},
       {S::kFailed, R::kCallback, S::kSucceeded, R::kQuery, K::kApply, S::kSucceeded, true, false},
-      {S::kFailed, R::kQuery, S::kSucceeded, R::kCallback, K::kIgnoredStale, S::kFailed, false, false},
+      {S::kFailed, R::kQuery, S::kSucceeded, R::kCallback, K::kIgnoredStale, S::kFailed, false,
+       false},
       {S::kFailed, R::kQuery, S::kSucceeded, R::kSettlement, K::kApply, S::kSucceeded, true, false},
-      {S::kRefunded, R::kCallback, S::kSucceeded, R::kCallback, K::kDuplicate, S::kRefunded, false, false},
-      {S::kRefunded, R::kCallback, S::kFailed, R::kCallback, K::kIgnoredStale, S::kRefunded, false, false},
+      {S::kRefunded, R::kCallback, S::kSucceeded, R::kCallback, K::kDuplicate, S::kRefunded, false,
+       false},
+      {S::kRefunded, R::kCallback, S::kFailed, R::kCallback, K::kIgnoredStale, S::kRefunded, false,
+       false},
   };
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
@@ -60,7 +67,8 @@ TEST(DecideTransition, NothingEverMovesBackToPendingOrFromSucceededToFailed) {
         const Transition t = DecideTransition(current, EvidenceRank::kCallback, e);
         if (t.kind != TransitionKind::kApply) continue;
         EXPECT_NE(t.new_status, PaymentStatus::kPending);
-        EXPECT_FALSE(current == PaymentStatus::kSucceeded && t.new_status == PaymentStatus::kFailed);
+        EXPECT_FALSE(current == PaymentStatus::kSucceeded &&
+                     t.new_status == PaymentStatus::kFailed);
         EXPECT_NE(current, PaymentStatus::kRefunded);
       }
     }

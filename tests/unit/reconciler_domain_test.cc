@@ -1,6 +1,6 @@
-#include "services/reconciler/domain/reconcile.h"
-
 #include <gtest/gtest.h>
+
+#include "services/reconciler/domain/reconcile.h"
 
 namespace payonce::reconciler {
 namespace {
@@ -24,18 +24,49 @@ TEST(DecideStuckPayment, Table) {
   };
   const milliseconds grace(60000);
   const std::vector<Row> rows = {
-      {"captured", {Capture("t1", PaymentStatus::kSucceeded)}, milliseconds(5000),
-       StuckAction::kApplyEvidence, PaymentStatus::kSucceeded, "t1", {}},
-      {"declined", {Capture("t1", PaymentStatus::kFailed)}, milliseconds(5000),
-       StuckAction::kApplyEvidence, PaymentStatus::kFailed, "t1", {}},
-      {"captured twice", {Capture("t2", PaymentStatus::kSucceeded, 2000),
-                          Capture("t1", PaymentStatus::kSucceeded, 1000)},
-       milliseconds(5000), StuckAction::kApplyEvidence, PaymentStatus::kSucceeded, "t1", {"t2"}},
-      {"captured then refunded", {Capture("t1", PaymentStatus::kRefunded)}, milliseconds(5000),
-       StuckAction::kApplyEvidence, PaymentStatus::kSucceeded, "t1", {}},
-      {"unknown, young", {}, milliseconds(5000), StuckAction::kWait, PaymentStatus::kPending, "", {}},
-      {"unknown, past grace", {}, milliseconds(60000), StuckAction::kNotFoundFailed,
-       PaymentStatus::kFailed, "", {}},
+      {"captured",
+       {Capture("t1", PaymentStatus::kSucceeded)},
+       milliseconds(5000),
+       StuckAction::kApplyEvidence,
+       PaymentStatus::kSucceeded,
+       "t1",
+       {}},
+      {"declined",
+       {Capture("t1", PaymentStatus::kFailed)},
+       milliseconds(5000),
+       StuckAction::kApplyEvidence,
+       PaymentStatus::kFailed,
+       "t1",
+       {}},
+      {"captured twice",
+       {Capture("t2", PaymentStatus::kSucceeded, 2000),
+        Capture("t1", PaymentStatus::kSucceeded, 1000)},
+       milliseconds(5000),
+       StuckAction::kApplyEvidence,
+       PaymentStatus::kSucceeded,
+       "t1",
+       {"t2"}},
+      {"captured then refunded",
+       {Capture("t1", PaymentStatus::kRefunded)},
+       milliseconds(5000),
+       StuckAction::kApplyEvidence,
+       PaymentStatus::kSucceeded,
+       "t1",
+       {}},
+      {"unknown, young",
+       {},
+       milliseconds(5000),
+       StuckAction::kWait,
+       PaymentStatus::kPending,
+       "",
+       {}},
+      {"unknown, past grace",
+       {},
+       milliseconds(60000),
+       StuckAction::kNotFoundFailed,
+       PaymentStatus::kFailed,
+       "",
+       {}},
   };
   for (const auto& r : rows) {
     const auto d = DecideStuckPayment(r.captures, r.age, grace);
@@ -52,7 +83,9 @@ TEST(DecideStuckPayment, Table) {
 
 TEST(PlanRefunds, PaidOrderKeepsOneCaptureOfItsPayment) {
   const std::vector<PaymentCaptures> payments = {
-      {"p1", PaymentStatus::kSucceeded, "t1",
+      {"p1",
+       PaymentStatus::kSucceeded,
+       "t1",
        {Capture("t1", PaymentStatus::kSucceeded), Capture("t1b", PaymentStatus::kSucceeded)}},
       {"p2", PaymentStatus::kSucceeded, "t2", {Capture("t2", PaymentStatus::kSucceeded)}},
       {"p3", PaymentStatus::kFailed, "t3", {Capture("t3", PaymentStatus::kFailed)}},
@@ -119,15 +152,30 @@ TEST(CompareLine, Table) {
   };
   const std::vector<Row> rows = {
       {"matching capture", {false, "t1", "p1", 500, "EUR"}, succeeded, {}},
-      {"unknown payment", {false, "t1", "p9", 500, "EUR"}, std::nullopt, {"capture_unknown_payment"}},
-      {"amount differs", {false, "t1", "p1", 501, "EUR"}, succeeded, {"settlement_amount_mismatch"}},
-      {"currency differs", {false, "t1", "p1", 500, "USD"}, succeeded, {"settlement_amount_mismatch"}},
-      {"we missed the capture", {false, "t1", "p1", 500, "EUR"}, pending, {"capture_missing_on_our_side"}},
+      {"unknown payment",
+       {false, "t1", "p9", 500, "EUR"},
+       std::nullopt,
+       {"capture_unknown_payment"}},
+      {"amount differs",
+       {false, "t1", "p1", 501, "EUR"},
+       succeeded,
+       {"settlement_amount_mismatch"}},
+      {"currency differs",
+       {false, "t1", "p1", 500, "USD"},
+       succeeded,
+       {"settlement_amount_mismatch"}},
+      {"we missed the capture",
+       {false, "t1", "p1", 500, "EUR"},
+       pending,
+       {"capture_missing_on_our_side"}},
       {"second capture", {false, "t2", "p1", 500, "EUR"}, succeeded, {"duplicate_capture"}},
       {"second capture already refunded", {false, "t2", "p1", 500, "EUR"}, extra_refunded, {}},
       {"refund we know", {true, "t1", "p1", 500, "EUR"}, refunded, {}},
       {"extra refund we know", {true, "t2", "p1", 500, "EUR"}, extra_refunded, {}},
-      {"refund we do not know", {true, "t1", "p1", 500, "EUR"}, succeeded, {"refund_missing_on_our_side"}},
+      {"refund we do not know",
+       {true, "t1", "p1", 500, "EUR"},
+       succeeded,
+       {"refund_missing_on_our_side"}},
   };
   for (const auto& r : rows) {
     std::vector<std::string> kinds;

@@ -38,8 +38,10 @@ absl::Status ValidateMoney(int64_t amount_minor, std::string_view currency) {
                                       std::to_string(amount_minor));
   }
   if (!IsIsoCurrency(currency)) {
-    return absl::InvalidArgumentError("currency must be an ISO-4217 code of three upper-case "
-                                      "letters, got \"" + std::string(currency) + "\"");
+    return absl::InvalidArgumentError(
+        "currency must be an ISO-4217 code of three upper-case "
+        "letters, got \"" +
+        std::string(currency) + "\"");
   }
   return absl::OkStatus();
 }

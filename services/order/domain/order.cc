@@ -20,9 +20,12 @@ absl::Status RequireId(std::string_view field, std::string_view value) {
 
 std::string_view ToString(OrderStatus status) {
   switch (status) {
-    case OrderStatus::kPendingPayment: return "PENDING_PAYMENT";
-    case OrderStatus::kPaid: return "PAID";
-    case OrderStatus::kCancelled: return "CANCELLED";
+    case OrderStatus::kPendingPayment:
+      return "PENDING_PAYMENT";
+    case OrderStatus::kPaid:
+      return "PAID";
+    case OrderStatus::kCancelled:
+      return "CANCELLED";
   }
   return "PENDING_PAYMENT";
 }
@@ -36,10 +39,14 @@ std::optional<OrderStatus> ParseOrderStatus(std::string_view text) {
 
 std::string_view ToString(ApplyOutcome outcome) {
   switch (outcome) {
-    case ApplyOutcome::kApplied: return "APPLIED";
-    case ApplyOutcome::kDuplicate: return "DUPLICATE";
-    case ApplyOutcome::kIgnored: return "IGNORED";
-    case ApplyOutcome::kRefundRequired: return "REFUND_REQUIRED";
+    case ApplyOutcome::kApplied:
+      return "APPLIED";
+    case ApplyOutcome::kDuplicate:
+      return "DUPLICATE";
+    case ApplyOutcome::kIgnored:
+      return "IGNORED";
+    case ApplyOutcome::kRefundRequired:
+      return "REFUND_REQUIRED";
   }
   return "IGNORED";
 }
@@ -56,8 +63,7 @@ absl::Status ValidateOrderRequest(const OrderRequest& request) {
 }
 
 bool SameRequest(const Order& existing, const OrderRequest& request) {
-  return existing.request_id == request.request_id &&
-         existing.customer_id == request.customer_id &&
+  return existing.request_id == request.request_id && existing.customer_id == request.customer_id &&
          existing.amount_minor == request.amount_minor && existing.currency == request.currency &&
          existing.description == request.description;
 }
@@ -70,8 +76,10 @@ absl::Status CheckReplay(const Order& existing, const OrderRequest& request) {
 
 absl::StatusOr<CancelAction> DecideCancel(OrderStatus current) {
   switch (current) {
-    case OrderStatus::kPendingPayment: return CancelAction::kCancel;
-    case OrderStatus::kCancelled: return CancelAction::kAlreadyCancelled;
+    case OrderStatus::kPendingPayment:
+      return CancelAction::kCancel;
+    case OrderStatus::kCancelled:
+      return CancelAction::kAlreadyCancelled;
     case OrderStatus::kPaid:
       return absl::FailedPreconditionError("order is PAID and cannot be cancelled; refund instead");
   }
@@ -99,7 +107,8 @@ ApplyDecision DecidePaymentEvent(const Order& order, const PaymentEventFacts& ev
       return {ApplyOutcome::kRefundRequired, std::nullopt,
               "second successful payment; order was paid by " + order.paid_payment_id};
     case OrderStatus::kCancelled:
-      return {ApplyOutcome::kRefundRequired, std::nullopt, "payment succeeded for a cancelled order"};
+      return {ApplyOutcome::kRefundRequired, std::nullopt,
+              "payment succeeded for a cancelled order"};
   }
   return {ApplyOutcome::kIgnored, std::nullopt, "unknown order status"};
 }

@@ -21,23 +21,30 @@ std::string NonceKey(const std::string& provider, const std::string& nonce) {
 bool Retryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kUnavailable ||
          s.code() == absl::StatusCode::kDeadlineExceeded ||
-         s.code() == absl::StatusCode::kAborted || s.code() == absl::StatusCode::kFailedPrecondition ||
+         s.code() == absl::StatusCode::kAborted ||
+         s.code() == absl::StatusCode::kFailedPrecondition ||
          s.code() == absl::StatusCode::kNotFound || s.code() == absl::StatusCode::kInternal;
 }
 
 CallbackFields SignedFields(const CallbackMessage& m) {
-  return {m.provider, m.event_id, m.payment_id, m.provider_txn_id, m.status_name,
+  return {m.provider,     m.event_id, m.payment_id,          m.provider_txn_id,   m.status_name,
           m.amount_minor, m.currency, m.occurred_at_unix_ms, m.timestamp_unix_ms, m.nonce};
 }
 
 const char* EffectName(CallbackEffect e) {
   switch (e) {
-    case CallbackEffect::kApplied: return "applied";
-    case CallbackEffect::kDuplicate: return "duplicate";
-    case CallbackEffect::kIgnoredStale: return "ignored_stale";
-    case CallbackEffect::kNotFound: return "not_found";
-    case CallbackEffect::kMismatch: return "amount_mismatch";
-    case CallbackEffect::kReplayedNonce: return "unauthenticated";
+    case CallbackEffect::kApplied:
+      return "applied";
+    case CallbackEffect::kDuplicate:
+      return "duplicate";
+    case CallbackEffect::kIgnoredStale:
+      return "ignored_stale";
+    case CallbackEffect::kNotFound:
+      return "not_found";
+    case CallbackEffect::kMismatch:
+      return "amount_mismatch";
+    case CallbackEffect::kReplayedNonce:
+      return "unauthenticated";
   }
   return "error";
 }
@@ -111,10 +118,10 @@ absl::StatusOr<Payment> PaymentApp::Idempotent(const std::string& scope, const s
       release_lock();
       observer_.IdempotencyHit("postgres");
       auto payment = store_.Get(claim->payment_id);
-      if (payment.ok() &&
-          !cache_.Set(CacheKey(scope, key), fingerprint + "|" + claim->payment_id,
-                      options_.idempotency_ttl)
-               .ok()) {
+      if (payment.ok() && !cache_
+                               .Set(CacheKey(scope, key), fingerprint + "|" + claim->payment_id,
+                                    options_.idempotency_ttl)
+                               .ok()) {
         observer_.RedisError();
       }
       return payment;
@@ -129,8 +136,9 @@ absl::StatusOr<Payment> PaymentApp::Idempotent(const std::string& scope, const s
     if (auto s = store_.CompleteIdempotencyKey(scope, key, result->payment_id); !s.ok()) {
       log_.Warn("could not complete idempotency key",
                 {{"scope", scope}, {"error", std::string(s.message())}});
-    } else if (!cache_.Set(CacheKey(scope, key), fingerprint + "|" + result->payment_id,
-                           options_.idempotency_ttl)
+    } else if (!cache_
+                    .Set(CacheKey(scope, key), fingerprint + "|" + result->payment_id,
+                         options_.idempotency_ttl)
                     .ok()) {
       observer_.RedisError();
     }
@@ -206,8 +214,8 @@ absl::StatusOr<Payment> PaymentApp::StartPayment(const CreatePaymentRequest& req
   auto debit = provider_.Debit(payment.payment_id, payment.amount_minor, payment.currency);
   if (debit.ok()) {
     if (auto s = store_.RecordDebit(payment.payment_id, debit->provider_txn_id); !s.ok()) {
-      log_.Warn("could not record debit", {{"payment_id", payment.payment_id},
-                                           {"error", std::string(s.message())}});
+      log_.Warn("could not record debit",
+                {{"payment_id", payment.payment_id}, {"error", std::string(s.message())}});
     }
   } else {
     log_.Warn("debit outcome unknown; payment stays PENDING",
@@ -238,11 +246,20 @@ absl::StatusOr<CallbackAnswer> PaymentApp::HandleProviderCallback(const Callback
     outcome = EffectName(answer->effect);
   } else {
     switch (answer.status().code()) {
-      case absl::StatusCode::kInvalidArgument: outcome = "invalid"; break;
-      case absl::StatusCode::kUnauthenticated: outcome = "unauthenticated"; break;
-      case absl::StatusCode::kNotFound: outcome = "not_found"; break;
-      case absl::StatusCode::kFailedPrecondition: outcome = "amount_mismatch"; break;
-      default: break;
+      case absl::StatusCode::kInvalidArgument:
+        outcome = "invalid";
+        break;
+      case absl::StatusCode::kUnauthenticated:
+        outcome = "unauthenticated";
+        break;
+      case absl::StatusCode::kNotFound:
+        outcome = "not_found";
+        break;
+      case absl::StatusCode::kFailedPrecondition:
+        outcome = "amount_mismatch";
+        break;
+      default:
+        break;
     }
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;

@@ -51,11 +51,9 @@ class PaymentStore {
   // Claims (scope, key) for a request with `fingerprint`: inserts an
   // in-flight record locked for `lock_for`, or decides against the existing
   // one (DecideIdempotency); a take-over extends the lock.
-  virtual absl::StatusOr<IdempotencyClaim> ClaimIdempotencyKey(const std::string& scope,
-                                                               const std::string& key,
-                                                               const std::string& fingerprint,
-                                                               std::chrono::milliseconds lock_for,
-                                                               std::chrono::milliseconds keep_for) = 0;
+  virtual absl::StatusOr<IdempotencyClaim> ClaimIdempotencyKey(
+      const std::string& scope, const std::string& key, const std::string& fingerprint,
+      std::chrono::milliseconds lock_for, std::chrono::milliseconds keep_for) = 0;
   // Marks the key done with the payment it answered.
   virtual absl::Status CompleteIdempotencyKey(const std::string& scope, const std::string& key,
                                               const std::string& payment_id) = 0;

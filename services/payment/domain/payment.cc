@@ -32,10 +32,14 @@ absl::Status RequireText(std::string_view field, const std::string& value, size_
 
 std::string_view ToString(PaymentStatus status) {
   switch (status) {
-    case PaymentStatus::kPending: return "PENDING";
-    case PaymentStatus::kSucceeded: return "SUCCEEDED";
-    case PaymentStatus::kFailed: return "FAILED";
-    case PaymentStatus::kRefunded: return "REFUNDED";
+    case PaymentStatus::kPending:
+      return "PENDING";
+    case PaymentStatus::kSucceeded:
+      return "SUCCEEDED";
+    case PaymentStatus::kFailed:
+      return "FAILED";
+    case PaymentStatus::kRefunded:
+      return "REFUNDED";
   }
   return "PENDING";
 }
@@ -50,10 +54,14 @@ std::optional<PaymentStatus> ParsePaymentStatus(std::string_view text) {
 
 std::string_view EvidenceSource(EvidenceRank rank) {
   switch (rank) {
-    case EvidenceRank::kNone: return "api";
-    case EvidenceRank::kCallback: return "callback";
-    case EvidenceRank::kQuery: return "query";
-    case EvidenceRank::kSettlement: return "settlement";
+    case EvidenceRank::kNone:
+      return "api";
+    case EvidenceRank::kCallback:
+      return "callback";
+    case EvidenceRank::kQuery:
+      return "query";
+    case EvidenceRank::kSettlement:
+      return "settlement";
   }
   return "api";
 }
@@ -63,7 +71,8 @@ Transition DecideTransition(PaymentStatus current, EvidenceRank current_rank,
   const bool success = evidence.reported == PaymentStatus::kSucceeded;
   switch (current) {
     case PaymentStatus::kPending:
-      if (success) return {TransitionKind::kApply, PaymentStatus::kSucceeded, false, true, "captured"};
+      if (success)
+        return {TransitionKind::kApply, PaymentStatus::kSucceeded, false, true, "captured"};
       return {TransitionKind::kApply, PaymentStatus::kFailed, false, false,
               evidence.failure_reason.empty() ? "declined" : evidence.failure_reason};
     case PaymentStatus::kSucceeded:
@@ -133,12 +142,14 @@ absl::Status ValidateCallbackShape(const CallbackMessage& m) {
   if (m.signature.size() != 64) {
     return absl::InvalidArgumentError("signature must be 64 lower-case hex characters");
   }
-  if (!m.status || (*m.status != PaymentStatus::kSucceeded && *m.status != PaymentStatus::kFailed)) {
+  if (!m.status ||
+      (*m.status != PaymentStatus::kSucceeded && *m.status != PaymentStatus::kFailed)) {
     return absl::InvalidArgumentError(
         "status must be PAYMENT_STATUS_SUCCEEDED or PAYMENT_STATUS_FAILED");
   }
   if (auto s = ValidateMoney(m.amount_minor, m.currency); !s.ok()) return s;
-  if (m.occurred_at_unix_ms <= 0) return absl::InvalidArgumentError("occurred_at_unix_ms is required");
+  if (m.occurred_at_unix_ms <= 0)
+    return absl::InvalidArgumentError("occurred_at_unix_ms is required");
   if (m.timestamp_unix_ms <= 0) return absl::InvalidArgumentError("timestamp_unix_ms is required");
   return absl::OkStatus();
 }

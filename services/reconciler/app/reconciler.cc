@@ -57,7 +57,9 @@ absl::StatusOr<PassReport> Reconciler::ResolveStuckPayments() {
       if (!captures.ok()) {
         // The provider cannot answer: the payment stays PENDING; back off.
         ++report.deferred;
-        store_.Defer(p.payment_id, RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
+        store_
+            .Defer(p.payment_id,
+                   RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
             .IgnoreError();
         continue;
       }
@@ -71,7 +73,9 @@ absl::StatusOr<PassReport> Reconciler::ResolveStuckPayments() {
       auto outcome = store_.ApplyEvidence(p.payment_id, d.evidence, d.extra_captures);
       if (!outcome.ok()) {
         ++report.deferred;
-        store_.Defer(p.payment_id, RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
+        store_
+            .Defer(p.payment_id,
+                   RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
             .IgnoreError();
         continue;
       }
@@ -93,8 +97,8 @@ absl::StatusOr<PassReport> Reconciler::RepairPaidButPending() {
     if (auto confirmed = store_.ConfirmDeliveredSuccesses(); !confirmed.ok()) {
       return confirmed.status();
     }
-    auto claimed =
-        store_.ClaimUnconfirmedSuccesses(options_.unconfirmed_after, options_.batch, options_.lease);
+    auto claimed = store_.ClaimUnconfirmedSuccesses(options_.unconfirmed_after, options_.batch,
+                                                    options_.lease);
     if (!claimed.ok()) return claimed.status();
     int64_t pending = 0;
     for (const auto& c : *claimed) {
@@ -103,7 +107,9 @@ absl::StatusOr<PassReport> Reconciler::RepairPaidButPending() {
       auto order = orders_.GetOrder(p.order_id);
       if (!order.ok()) {
         ++report.deferred;
-        store_.Defer(p.payment_id, RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
+        store_
+            .Defer(p.payment_id,
+                   RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
             .IgnoreError();
         continue;
       }
@@ -118,7 +124,9 @@ absl::StatusOr<PassReport> Reconciler::RepairPaidButPending() {
                                                PaymentStatus::kSucceeded);
       if (!outcome.ok()) {
         ++report.deferred;
-        store_.Defer(p.payment_id, RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
+        store_
+            .Defer(p.payment_id,
+                   RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
             .IgnoreError();
         continue;
       }
@@ -154,7 +162,8 @@ absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
       }
       auto order = orders_.GetOrder(a.order_id);
       if (!order.ok()) {
-        store_.DeferAnomaly(a.anomaly_id, retry, "order service: " + Msg(order.status())).IgnoreError();
+        store_.DeferAnomaly(a.anomaly_id, retry, "order service: " + Msg(order.status()))
+            .IgnoreError();
         ++report.deferred;
         continue;
       }
@@ -207,19 +216,22 @@ absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
           if (paid != nullptr && !item.whole_payment) {
             Payment extra = *paid;
             extra.amount_minor = item.amount_minor;
-            orders_.ApplyPaymentEvent("reconciler:refund:" + item.provider_txn_id, extra,
-                                      PaymentStatus::kRefunded)
+            orders_
+                .ApplyPaymentEvent("reconciler:refund:" + item.provider_txn_id, extra,
+                                   PaymentStatus::kRefunded)
                 .IgnoreError();
           }
         }
       }
       if (!all_done) {
-        store_.DeferAnomaly(a.anomaly_id, retry, "refund did not complete; will retry").IgnoreError();
+        store_.DeferAnomaly(a.anomaly_id, retry, "refund did not complete; will retry")
+            .IgnoreError();
         ++report.deferred;
         continue;
       }
-      store_.ResolveAnomaly(a.anomaly_id, "AUTO_REPAIRED",
-                            resolution.empty() ? "no extra money left" : resolution)
+      store_
+          .ResolveAnomaly(a.anomaly_id, "AUTO_REPAIRED",
+                          resolution.empty() ? "no extra money left" : resolution)
           .IgnoreError();
       ++report.repaired;
     }
@@ -237,9 +249,8 @@ absl::StatusOr<PassReport> Reconciler::CompareSettlement() {
       auto cursor = store_.Cursor("settlement");
       if (!cursor.ok()) return cursor.status();
       const int64_t to = now_ms - options_.settlement_lag.count();
-      const int64_t from = cursor->has_value()
-                               ? **cursor - options_.settlement_overlap.count()
-                               : now_ms - options_.settlement_lookback.count();
+      const int64_t from = cursor->has_value() ? **cursor - options_.settlement_overlap.count()
+                                               : now_ms - options_.settlement_lookback.count();
       if (to <= from) return absl::OkStatus();
       auto lines = settlement_.Statement(from, to);
       if (!lines.ok()) return lines.status();

@@ -72,7 +72,8 @@ class Reconciler {
   absl::Status RunAll();
 
   // Compares [from, to) without writing anything: the CLI's report.
-  absl::StatusOr<std::vector<Discrepancy>> ReportSettlement(int64_t from_unix_ms, int64_t to_unix_ms);
+  absl::StatusOr<std::vector<Discrepancy>> ReportSettlement(int64_t from_unix_ms,
+                                                            int64_t to_unix_ms);
 
  private:
   template <class Job>

@@ -25,7 +25,8 @@ StuckDecision DecideStuckPayment(const std::vector<ProviderCapture>& captures,
   const ProviderCapture* refunded = nullptr;
   const ProviderCapture* failure = nullptr;
   for (const auto& c : captures) {
-    if (HoldsMoney(c) && (success == nullptr || c.captured_at_unix_ms < success->captured_at_unix_ms)) {
+    if (HoldsMoney(c) &&
+        (success == nullptr || c.captured_at_unix_ms < success->captured_at_unix_ms)) {
       success = &c;
     }
     if (c.status == PaymentStatus::kRefunded && refunded == nullptr) refunded = &c;
@@ -99,9 +100,7 @@ RefundPlan PlanRefunds(OrderState order, const std::string& paid_payment_id,
   return plan;
 }
 
-std::string RefundKeyFor(const std::string& provider_txn_id) {
-  return "refund:" + provider_txn_id;
-}
+std::string RefundKeyFor(const std::string& provider_txn_id) { return "refund:" + provider_txn_id; }
 
 std::chrono::milliseconds RetryDelay(int attempts, std::chrono::milliseconds base,
                                      std::chrono::milliseconds cap) {
@@ -115,17 +114,15 @@ std::vector<Discrepancy> CompareLine(const StatementLine& line,
                                      const std::optional<LedgerPayment>& ours) {
   std::vector<Discrepancy> out;
   if (!ours) {
-    out.push_back({"capture_unknown_payment", line.payment_id, line.provider_txn_id,
-                   std::string(line.refund ? "refund" : "capture") +
-                       " for a payment we do not know",
-                   false});
+    out.push_back(
+        {"capture_unknown_payment", line.payment_id, line.provider_txn_id,
+         std::string(line.refund ? "refund" : "capture") + " for a payment we do not know", false});
     return out;
   }
   if (line.amount_minor != ours->amount_minor || line.currency != ours->currency) {
     out.push_back({"settlement_amount_mismatch", ours->payment_id, line.provider_txn_id,
                    "statement says " + std::to_string(line.amount_minor) + " " + line.currency +
-                       ", ledger says " + std::to_string(ours->amount_minor) + " " +
-                       ours->currency,
+                       ", ledger says " + std::to_string(ours->amount_minor) + " " + ours->currency,
                    false});
     return out;
   }
@@ -152,10 +149,10 @@ std::vector<Discrepancy> CompareLine(const StatementLine& line,
   const bool own_refunded =
       line.provider_txn_id == ours->provider_txn_id && ours->status == PaymentStatus::kRefunded;
   if (!own_refunded && !extra_refunded) {
-    out.push_back({"refund_missing_on_our_side", ours->payment_id, line.provider_txn_id,
-                   "statement has a refund of " + line.provider_txn_id +
-                       " that the ledger does not record",
-                   false});
+    out.push_back(
+        {"refund_missing_on_our_side", ours->payment_id, line.provider_txn_id,
+         "statement has a refund of " + line.provider_txn_id + " that the ledger does not record",
+         false});
   }
   return out;
 }

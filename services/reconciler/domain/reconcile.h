@@ -44,7 +44,8 @@ bool HoldsMoney(const ProviderCapture& c);
 
 // The capture a payment keeps: its recorded txn if it holds money, else the
 // earliest money-holding capture; "" if none holds money.
-std::string KeptCapture(const std::string& recorded_txn, const std::vector<ProviderCapture>& captures);
+std::string KeptCapture(const std::string& recorded_txn,
+                        const std::vector<ProviderCapture>& captures);
 
 // --- Refunds of extra money -------------------------------------------------
 

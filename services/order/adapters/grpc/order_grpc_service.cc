@@ -11,28 +11,38 @@ using google::protobuf::util::TimeUtil;
 
 v1::OrderStatus ToProto(OrderStatus s) {
   switch (s) {
-    case OrderStatus::kPendingPayment: return v1::ORDER_STATUS_PENDING_PAYMENT;
-    case OrderStatus::kPaid: return v1::ORDER_STATUS_PAID;
-    case OrderStatus::kCancelled: return v1::ORDER_STATUS_CANCELLED;
+    case OrderStatus::kPendingPayment:
+      return v1::ORDER_STATUS_PENDING_PAYMENT;
+    case OrderStatus::kPaid:
+      return v1::ORDER_STATUS_PAID;
+    case OrderStatus::kCancelled:
+      return v1::ORDER_STATUS_CANCELLED;
   }
   return v1::ORDER_STATUS_UNSPECIFIED;
 }
 
 v1::ApplyOutcome ToProto(ApplyOutcome o) {
   switch (o) {
-    case ApplyOutcome::kApplied: return v1::APPLY_OUTCOME_APPLIED;
-    case ApplyOutcome::kDuplicate: return v1::APPLY_OUTCOME_DUPLICATE;
-    case ApplyOutcome::kIgnored: return v1::APPLY_OUTCOME_IGNORED;
-    case ApplyOutcome::kRefundRequired: return v1::APPLY_OUTCOME_REFUND_REQUIRED;
+    case ApplyOutcome::kApplied:
+      return v1::APPLY_OUTCOME_APPLIED;
+    case ApplyOutcome::kDuplicate:
+      return v1::APPLY_OUTCOME_DUPLICATE;
+    case ApplyOutcome::kIgnored:
+      return v1::APPLY_OUTCOME_IGNORED;
+    case ApplyOutcome::kRefundRequired:
+      return v1::APPLY_OUTCOME_REFUND_REQUIRED;
   }
   return v1::APPLY_OUTCOME_UNSPECIFIED;
 }
 
 payonce::payment::v1::PaymentStatus ToProto(PaymentResult r) {
   switch (r) {
-    case PaymentResult::kSucceeded: return payonce::payment::v1::PAYMENT_STATUS_SUCCEEDED;
-    case PaymentResult::kFailed: return payonce::payment::v1::PAYMENT_STATUS_FAILED;
-    case PaymentResult::kRefunded: return payonce::payment::v1::PAYMENT_STATUS_REFUNDED;
+    case PaymentResult::kSucceeded:
+      return payonce::payment::v1::PAYMENT_STATUS_SUCCEEDED;
+    case PaymentResult::kFailed:
+      return payonce::payment::v1::PAYMENT_STATUS_FAILED;
+    case PaymentResult::kRefunded:
+      return payonce::payment::v1::PAYMENT_STATUS_REFUNDED;
   }
   return payonce::payment::v1::PAYMENT_STATUS_UNSPECIFIED;
 }
@@ -76,11 +86,19 @@ grpc::Status OrderGrpcService::ListOrders(grpc::ServerContext*, const v1::ListOr
   ListRequest r;
   r.customer_id = req->customer_id();
   switch (req->status()) {
-    case v1::ORDER_STATUS_UNSPECIFIED: break;
-    case v1::ORDER_STATUS_PENDING_PAYMENT: r.status = OrderStatus::kPendingPayment; break;
-    case v1::ORDER_STATUS_PAID: r.status = OrderStatus::kPaid; break;
-    case v1::ORDER_STATUS_CANCELLED: r.status = OrderStatus::kCancelled; break;
-    default: return {grpc::StatusCode::INVALID_ARGUMENT, "unknown status filter"};
+    case v1::ORDER_STATUS_UNSPECIFIED:
+      break;
+    case v1::ORDER_STATUS_PENDING_PAYMENT:
+      r.status = OrderStatus::kPendingPayment;
+      break;
+    case v1::ORDER_STATUS_PAID:
+      r.status = OrderStatus::kPaid;
+      break;
+    case v1::ORDER_STATUS_CANCELLED:
+      r.status = OrderStatus::kCancelled;
+      break;
+    default:
+      return {grpc::StatusCode::INVALID_ARGUMENT, "unknown status filter"};
   }
   r.page_size = req->page_size();
   r.page_token = req->page_token();
@@ -99,8 +117,7 @@ grpc::Status OrderGrpcService::CancelOrder(grpc::ServerContext*, const v1::Cance
   return grpc::Status::OK;
 }
 
-grpc::Status OrderGrpcService::ApplyPaymentEvent(grpc::ServerContext*,
-                                                 const v1::PaymentEvent* req,
+grpc::Status OrderGrpcService::ApplyPaymentEvent(grpc::ServerContext*, const v1::PaymentEvent* req,
                                                  v1::ApplyPaymentEventResponse* resp) {
   PaymentEventInput e;
   e.event_id = req->event_id();
@@ -112,7 +129,9 @@ grpc::Status OrderGrpcService::ApplyPaymentEvent(grpc::ServerContext*,
     case payonce::payment::v1::PAYMENT_STATUS_SUCCEEDED:
       e.facts.result = PaymentResult::kSucceeded;
       break;
-    case payonce::payment::v1::PAYMENT_STATUS_FAILED: e.facts.result = PaymentResult::kFailed; break;
+    case payonce::payment::v1::PAYMENT_STATUS_FAILED:
+      e.facts.result = PaymentResult::kFailed;
+      break;
     case payonce::payment::v1::PAYMENT_STATUS_REFUNDED:
       e.facts.result = PaymentResult::kRefunded;
       break;
@@ -129,9 +148,9 @@ grpc::Status OrderGrpcService::ApplyPaymentEvent(grpc::ServerContext*,
   resp->set_outcome(ToProto(result->outcome));
   ToProto(result->order, resp->mutable_order());
   if (result->outcome == ApplyOutcome::kRefundRequired) {
-    log_.Warn("payment needs a refund",
-              {{"order_id", e.order_id}, {"payment_id", e.facts.payment_id},
-               {"event_id", e.event_id}});
+    log_.Warn(
+        "payment needs a refund",
+        {{"order_id", e.order_id}, {"payment_id", e.facts.payment_id}, {"event_id", e.event_id}});
   }
   return grpc::Status::OK;
 }

@@ -6,10 +6,10 @@
 namespace payonce::order {
 namespace {
 
-#define ORDER_COLUMNS                                                                      \
-  "order_id, request_id, customer_id, amount_minor, currency, description, status, "       \
-  "coalesce(paid_payment_id, ''), cancel_reason, "                                         \
-  "(extract(epoch FROM created_at) * 1000000)::bigint, "                                   \
+#define ORDER_COLUMNS                                                                \
+  "order_id, request_id, customer_id, amount_minor, currency, description, status, " \
+  "coalesce(paid_payment_id, ''), cancel_reason, "                                   \
+  "(extract(epoch FROM created_at) * 1000000)::bigint, "                             \
   "(extract(epoch FROM updated_at) * 1000000)::bigint"
 
 constexpr const char* kInsertOrder =
@@ -26,7 +26,8 @@ constexpr const char* kSelectByIdForUpdate =
     "SELECT " ORDER_COLUMNS " FROM orders WHERE order_id = $1 FOR UPDATE";
 
 constexpr const char* kListOrders =
-    "SELECT " ORDER_COLUMNS " FROM orders "
+    "SELECT " ORDER_COLUMNS
+    " FROM orders "
     "WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR status = $2) "
     "AND (NOT $3 OR (created_at, order_id) < "
     "     (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5)) "
@@ -46,8 +47,7 @@ constexpr const char* kInsertTimeline =
     "VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), nullif($7, ''), "
     "nullif($8, ''), nullif($9, ''), $10)";
 
-constexpr const char* kSelectInbox =
-    "SELECT outcome FROM payment_event_inbox WHERE event_id = $1";
+constexpr const char* kSelectInbox = "SELECT outcome FROM payment_event_inbox WHERE event_id = $1";
 
 constexpr const char* kInsertInbox =
     "INSERT INTO payment_event_inbox (event_id, order_id, payment_id, status, outcome, source) "
@@ -81,9 +81,12 @@ Order OrderFromRow(const pqxx::row& r) {
 
 std::string_view ResultText(PaymentResult r) {
   switch (r) {
-    case PaymentResult::kSucceeded: return "SUCCEEDED";
-    case PaymentResult::kFailed: return "FAILED";
-    case PaymentResult::kRefunded: return "REFUNDED";
+    case PaymentResult::kSucceeded:
+      return "SUCCEEDED";
+    case PaymentResult::kFailed:
+      return "FAILED";
+    case PaymentResult::kRefunded:
+      return "REFUNDED";
   }
   return "";
 }
@@ -135,8 +138,8 @@ absl::StatusOr<Order> PgOrderStore::InsertOrGetByRequestId(const OrderRequest& r
                        request.amount_minor, request.currency, request.description);
     if (!inserted.empty()) {
       Order order = OrderFromRow(inserted[0]);
-      AppendTimeline(tx, {order.order_id, "api", "created", "", "PENDING_PAYMENT", "", "", "", "",
-                          ""});
+      AppendTimeline(tx,
+                     {order.order_id, "api", "created", "", "PENDING_PAYMENT", "", "", "", "", ""});
       return order;
     }
     // Another request with this request_id committed first (possibly a
@@ -163,8 +166,8 @@ absl::StatusOr<std::vector<Order>> PgOrderStore::List(const ListQuery& query) {
     const bool has_cursor = query.after.has_value();
     const int64_t cursor_at = has_cursor ? query.after->created_at_us : 0;
     const std::string cursor_id = has_cursor ? query.after->id : "";
-    const auto rows = tx.exec_params(kListOrders, query.customer_id, status, has_cursor,
-                                     cursor_at, cursor_id, query.limit);
+    const auto rows = tx.exec_params(kListOrders, query.customer_id, status, has_cursor, cursor_at,
+                                     cursor_id, query.limit);
     std::vector<Order> out;
     out.reserve(rows.size());
     for (const auto& r : rows) out.push_back(OrderFromRow(r));
@@ -172,8 +175,7 @@ absl::StatusOr<std::vector<Order>> PgOrderStore::List(const ListQuery& query) {
   });
 }
 
-absl::StatusOr<Order> PgOrderStore::Cancel(const std::string& order_id,
-                                           const std::string& reason) {
+absl::StatusOr<Order> PgOrderStore::Cancel(const std::string& order_id, const std::string& reason) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Order> {
     const auto rows = tx.exec_params(kSelectByIdForUpdate, order_id);
     if (rows.empty()) return NotFound(order_id);
@@ -208,7 +210,8 @@ absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventIn
     const ApplyDecision decision = DecidePaymentEvent(result.order, event.facts);
     result.outcome = decision.outcome;
     if (decision.new_status == OrderStatus::kPaid) {
-      result.order = OrderFromRow(tx.exec_params1(kMarkPaid, event.order_id, event.facts.payment_id));
+      result.order =
+          OrderFromRow(tx.exec_params1(kMarkPaid, event.order_id, event.facts.payment_id));
     }
     const std::string outcome(ToString(decision.outcome));
     tx.exec_params(kInsertInbox, event.event_id, event.order_id, event.facts.payment_id,

@@ -24,10 +24,18 @@ absl::StatusOr<OrderSnapshot> OrderDirectoryClient::GetOrder(const std::string& 
   s.amount_minor = order.amount_minor();
   s.currency = order.currency();
   switch (order.status()) {
-    case orderpb::ORDER_STATUS_PENDING_PAYMENT: s.status = OrderSnapshot::Status::kPendingPayment; break;
-    case orderpb::ORDER_STATUS_PAID: s.status = OrderSnapshot::Status::kPaid; break;
-    case orderpb::ORDER_STATUS_CANCELLED: s.status = OrderSnapshot::Status::kCancelled; break;
-    default: s.status = OrderSnapshot::Status::kOther; break;
+    case orderpb::ORDER_STATUS_PENDING_PAYMENT:
+      s.status = OrderSnapshot::Status::kPendingPayment;
+      break;
+    case orderpb::ORDER_STATUS_PAID:
+      s.status = OrderSnapshot::Status::kPaid;
+      break;
+    case orderpb::ORDER_STATUS_CANCELLED:
+      s.status = OrderSnapshot::Status::kCancelled;
+      break;
+    default:
+      s.status = OrderSnapshot::Status::kOther;
+      break;
   }
   return s;
 }

@@ -13,10 +13,14 @@ namespace paymentpb = payonce::payment::v1;
 
 PaymentStatus FromProto(paymentpb::PaymentStatus s) {
   switch (s) {
-    case paymentpb::PAYMENT_STATUS_SUCCEEDED: return PaymentStatus::kSucceeded;
-    case paymentpb::PAYMENT_STATUS_FAILED: return PaymentStatus::kFailed;
-    case paymentpb::PAYMENT_STATUS_REFUNDED: return PaymentStatus::kRefunded;
-    default: return PaymentStatus::kPending;
+    case paymentpb::PAYMENT_STATUS_SUCCEEDED:
+      return PaymentStatus::kSucceeded;
+    case paymentpb::PAYMENT_STATUS_FAILED:
+      return PaymentStatus::kFailed;
+    case paymentpb::PAYMENT_STATUS_REFUNDED:
+      return PaymentStatus::kRefunded;
+    default:
+      return PaymentStatus::kPending;
   }
 }
 

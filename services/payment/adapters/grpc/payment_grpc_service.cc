@@ -10,21 +10,30 @@ using google::protobuf::util::TimeUtil;
 
 v1::PaymentStatus ToProto(PaymentStatus s) {
   switch (s) {
-    case PaymentStatus::kPending: return v1::PAYMENT_STATUS_PENDING;
-    case PaymentStatus::kSucceeded: return v1::PAYMENT_STATUS_SUCCEEDED;
-    case PaymentStatus::kFailed: return v1::PAYMENT_STATUS_FAILED;
-    case PaymentStatus::kRefunded: return v1::PAYMENT_STATUS_REFUNDED;
+    case PaymentStatus::kPending:
+      return v1::PAYMENT_STATUS_PENDING;
+    case PaymentStatus::kSucceeded:
+      return v1::PAYMENT_STATUS_SUCCEEDED;
+    case PaymentStatus::kFailed:
+      return v1::PAYMENT_STATUS_FAILED;
+    case PaymentStatus::kRefunded:
+      return v1::PAYMENT_STATUS_REFUNDED;
   }
   return v1::PAYMENT_STATUS_UNSPECIFIED;
 }
 
 std::optional<PaymentStatus> FromProto(v1::PaymentStatus s) {
   switch (s) {
-    case v1::PAYMENT_STATUS_PENDING: return PaymentStatus::kPending;
-    case v1::PAYMENT_STATUS_SUCCEEDED: return PaymentStatus::kSucceeded;
-    case v1::PAYMENT_STATUS_FAILED: return PaymentStatus::kFailed;
-    case v1::PAYMENT_STATUS_REFUNDED: return PaymentStatus::kRefunded;
-    default: return std::nullopt;
+    case v1::PAYMENT_STATUS_PENDING:
+      return PaymentStatus::kPending;
+    case v1::PAYMENT_STATUS_SUCCEEDED:
+      return PaymentStatus::kSucceeded;
+    case v1::PAYMENT_STATUS_FAILED:
+      return PaymentStatus::kFailed;
+    case v1::PAYMENT_STATUS_REFUNDED:
+      return PaymentStatus::kRefunded;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -95,9 +104,15 @@ grpc::Status PaymentGrpcService::HandleProviderCallback(grpc::ServerContext*,
     return ToGrpcStatus(answer.status());
   }
   switch (answer->effect) {
-    case CallbackEffect::kApplied: resp->set_outcome(v1::CALLBACK_OUTCOME_APPLIED); break;
-    case CallbackEffect::kIgnoredStale: resp->set_outcome(v1::CALLBACK_OUTCOME_IGNORED_STALE); break;
-    default: resp->set_outcome(v1::CALLBACK_OUTCOME_DUPLICATE); break;
+    case CallbackEffect::kApplied:
+      resp->set_outcome(v1::CALLBACK_OUTCOME_APPLIED);
+      break;
+    case CallbackEffect::kIgnoredStale:
+      resp->set_outcome(v1::CALLBACK_OUTCOME_IGNORED_STALE);
+      break;
+    default:
+      resp->set_outcome(v1::CALLBACK_OUTCOME_DUPLICATE);
+      break;
   }
   ToProto(answer->payment, resp->mutable_payment());
   return grpc::Status::OK;

@@ -92,10 +92,9 @@ void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& pa
   tx.exec(kNotifyOutbox);
 }
 
-AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current,
-                                  EvidenceRank current_rank, const CaptureEvidence& evidence,
-                                  const std::string& evidence_ref, int64_t occurred_at_unix_ms,
-                                  const std::string& outbox_event_id) {
+AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, EvidenceRank current_rank,
+                                  const CaptureEvidence& evidence, const std::string& evidence_ref,
+                                  int64_t occurred_at_unix_ms, const std::string& outbox_event_id) {
   AppliedEvidence out{DecideTransition(current.status, current_rank, evidence), current};
   const Transition& t = out.transition;
   const std::string source(EvidenceSource(evidence.rank));
@@ -116,7 +115,8 @@ AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current,
       break;
     case TransitionKind::kDuplicate:
       if (evidence.reported == PaymentStatus::kSucceeded && !current.provider_txn_id.empty() &&
-          !evidence.provider_txn_id.empty() && current.provider_txn_id != evidence.provider_txn_id) {
+          !evidence.provider_txn_id.empty() &&
+          current.provider_txn_id != evidence.provider_txn_id) {
         // A second capture for one payment: money moved twice.
         RecordAnomaly(tx, "duplicate_capture", current, evidence.provider_txn_id,
                       "second capture " + evidence.provider_txn_id + " besides " +
@@ -126,9 +126,9 @@ AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current,
       }
       break;
     case TransitionKind::kIgnoredStale:
-      AppendPaymentHistory(tx, current.payment_id, source, old_status, old_status, evidence_ref,
-                           "ignored: " + t.reason + " (reported " +
-                               std::string(ToString(evidence.reported)) + ")");
+      AppendPaymentHistory(
+          tx, current.payment_id, source, old_status, old_status, evidence_ref,
+          "ignored: " + t.reason + " (reported " + std::string(ToString(evidence.reported)) + ")");
       break;
   }
   return out;

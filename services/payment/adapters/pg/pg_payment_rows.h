@@ -5,9 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <pqxx/pqxx>
+#include <string>
 
 #include "services/payment/domain/payment.h"
 
@@ -34,10 +33,9 @@ struct AppliedEvidence {
 // writes history only; a second capture reported for a succeeded payment is
 // recorded as a duplicate_capture anomaly. `source` is "callback", "query" or
 // "settlement"; `evidence_ref` names the callback event or the query.
-AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current,
-                                  EvidenceRank current_rank, const CaptureEvidence& evidence,
-                                  const std::string& evidence_ref, int64_t occurred_at_unix_ms,
-                                  const std::string& outbox_event_id);
+AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, EvidenceRank current_rank,
+                                  const CaptureEvidence& evidence, const std::string& evidence_ref,
+                                  int64_t occurred_at_unix_ms, const std::string& outbox_event_id);
 
 // Records an anomaly for the reconciler; an identical capture-level anomaly
 // that already exists is not repeated.

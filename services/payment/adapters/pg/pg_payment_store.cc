@@ -5,10 +5,10 @@
 namespace payonce::payment {
 namespace {
 
-#define PAYMENT_COLUMNS                                                                      \
-  "payment_id, order_id, amount_minor, currency, status, provider, "                        \
-  "coalesce(provider_txn_id, ''), failure_reason, late_success, "                            \
-  "(extract(epoch FROM created_at) * 1000000)::bigint, "                                     \
+#define PAYMENT_COLUMNS                                              \
+  "payment_id, order_id, amount_minor, currency, status, provider, " \
+  "coalesce(provider_txn_id, ''), failure_reason, late_success, "    \
+  "(extract(epoch FROM created_at) * 1000000)::bigint, "             \
   "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank"
 
 constexpr const char* kSelectPayment =
@@ -16,7 +16,8 @@ constexpr const char* kSelectPayment =
 constexpr const char* kSelectPaymentsForOrder =
     "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id";
 constexpr const char* kSelectBlockingPayment =
-    "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_id = $1 "
+    "SELECT " PAYMENT_COLUMNS
+    " FROM payments WHERE order_id = $1 "
     "AND status IN ('PENDING', 'SUCCEEDED') ORDER BY created_at LIMIT 1";
 constexpr const char* kSelectLivePayment =
     "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_id = $1 AND live";
@@ -37,9 +38,6 @@ constexpr const char* kMarkRefunded =
 
 #undef PAYMENT_COLUMNS
 
-
-
-
 constexpr const char* kInsertNonce =
     "INSERT INTO callback_nonces (nonce, expires_at) "
     "VALUES ($1, clock_timestamp() + $2::bigint * interval '1 millisecond') "
@@ -51,7 +49,6 @@ constexpr const char* kSelectCallback =
 constexpr const char* kInsertCallback =
     "INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, "
     "outcome) VALUES ($1, $2, $3, $4, $5, $6)";
-
 
 constexpr const char* kInsertIdempotencyKey =
     "INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at) "
@@ -91,10 +88,14 @@ constexpr const char* kSweepNonces =
 
 const char* OutcomeName(CallbackEffect e) {
   switch (e) {
-    case CallbackEffect::kApplied: return "APPLIED";
-    case CallbackEffect::kDuplicate: return "DUPLICATE";
-    case CallbackEffect::kIgnoredStale: return "IGNORED_STALE";
-    default: return "REJECTED";
+    case CallbackEffect::kApplied:
+      return "APPLIED";
+    case CallbackEffect::kDuplicate:
+      return "DUPLICATE";
+    case CallbackEffect::kIgnoredStale:
+      return "IGNORED_STALE";
+    default:
+      return "REJECTED";
   }
 }
 
@@ -172,20 +173,18 @@ absl::Status PgPaymentStore::ReleaseIdempotencyKey(const std::string& scope,
 
 absl::StatusOr<std::optional<Payment>> PgPaymentStore::FindBlockingPayment(
     const std::string& order_id) {
-  return pool_.WithConnection(
-      [&](pqxx::connection& c) -> absl::StatusOr<std::optional<Payment>> {
-        pqxx::read_transaction tx(c);
-        const auto rows = tx.exec_params(kSelectBlockingPayment, order_id);
-        if (rows.empty()) return std::optional<Payment>();
-        return std::optional<Payment>(PaymentFromRow(rows[0]));
-      });
+  return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<std::optional<Payment>> {
+    pqxx::read_transaction tx(c);
+    const auto rows = tx.exec_params(kSelectBlockingPayment, order_id);
+    if (rows.empty()) return std::optional<Payment>();
+    return std::optional<Payment>(PaymentFromRow(rows[0]));
+  });
 }
 
 absl::StatusOr<PaymentInsert> PgPaymentStore::InsertPendingPayment(const Payment& payment) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<PaymentInsert> {
-    const auto rows =
-        tx.exec_params(kInsertPendingPayment, payment.payment_id, payment.order_id,
-                       payment.amount_minor, payment.currency, payment.provider);
+    const auto rows = tx.exec_params(kInsertPendingPayment, payment.payment_id, payment.order_id,
+                                     payment.amount_minor, payment.currency, payment.provider);
     if (!rows.empty()) {
       AppendPaymentHistory(tx, payment.payment_id, "api", "", "PENDING", "",
                            "payment created; debit follows");
@@ -243,9 +242,15 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
                                                       m.occurred_at_unix_ms, outbox_event_id);
     result.payment = applied.payment;
     switch (applied.transition.kind) {
-      case TransitionKind::kApply: result.effect = CallbackEffect::kApplied; break;
-      case TransitionKind::kDuplicate: result.effect = CallbackEffect::kDuplicate; break;
-      case TransitionKind::kIgnoredStale: result.effect = CallbackEffect::kIgnoredStale; break;
+      case TransitionKind::kApply:
+        result.effect = CallbackEffect::kApplied;
+        break;
+      case TransitionKind::kDuplicate:
+        result.effect = CallbackEffect::kDuplicate;
+        break;
+      case TransitionKind::kIgnoredStale:
+        result.effect = CallbackEffect::kIgnoredStale;
+        break;
     }
     tx.exec_params(kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
                    std::string(ToString(*m.status)), OutcomeName(result.effect));

@@ -17,7 +17,8 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
 
 void RedisCache::ContextDeleter::operator()(redisContext* c) const { redisFree(c); }
 
-RedisCache::RedisCache(RedisOptions options, Logger& log) : options_(std::move(options)), log_(log) {
+RedisCache::RedisCache(RedisOptions options, Logger& log)
+    : options_(std::move(options)), log_(log) {
   const auto colon = options_.addr.rfind(':');
   if (colon != std::string::npos) {
     host_ = options_.addr.substr(0, colon);
@@ -113,7 +114,8 @@ absl::StatusOr<bool> RedisCache::SetIfAbsent(const std::string& key, const std::
 absl::StatusOr<std::optional<std::string>> RedisCache::Get(const std::string& key) {
   return Command<std::optional<std::string>>(
       {"GET", key}, [](const redisReply& r) -> absl::StatusOr<std::optional<std::string>> {
-        if (r.type == REDIS_REPLY_STRING) return std::optional<std::string>(std::string(r.str, r.len));
+        if (r.type == REDIS_REPLY_STRING)
+          return std::optional<std::string>(std::string(r.str, r.len));
         return std::optional<std::string>();
       });
 }

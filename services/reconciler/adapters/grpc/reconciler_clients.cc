@@ -15,10 +15,14 @@ using google::protobuf::util::TimeUtil;
 
 paymentpb::PaymentStatus ToProto(PaymentStatus s) {
   switch (s) {
-    case PaymentStatus::kSucceeded: return paymentpb::PAYMENT_STATUS_SUCCEEDED;
-    case PaymentStatus::kFailed: return paymentpb::PAYMENT_STATUS_FAILED;
-    case PaymentStatus::kRefunded: return paymentpb::PAYMENT_STATUS_REFUNDED;
-    case PaymentStatus::kPending: return paymentpb::PAYMENT_STATUS_PENDING;
+    case PaymentStatus::kSucceeded:
+      return paymentpb::PAYMENT_STATUS_SUCCEEDED;
+    case PaymentStatus::kFailed:
+      return paymentpb::PAYMENT_STATUS_FAILED;
+    case PaymentStatus::kRefunded:
+      return paymentpb::PAYMENT_STATUS_REFUNDED;
+    case PaymentStatus::kPending:
+      return paymentpb::PAYMENT_STATUS_PENDING;
   }
   return paymentpb::PAYMENT_STATUS_UNSPECIFIED;
 }
@@ -40,10 +44,18 @@ absl::StatusOr<OrderView> OrderDeskClient::GetOrder(const std::string& order_id)
   OrderView view;
   view.paid_payment_id = order.paid_payment_id();
   switch (order.status()) {
-    case orderpb::ORDER_STATUS_PENDING_PAYMENT: view.state = OrderState::kPendingPayment; break;
-    case orderpb::ORDER_STATUS_PAID: view.state = OrderState::kPaid; break;
-    case orderpb::ORDER_STATUS_CANCELLED: view.state = OrderState::kCancelled; break;
-    default: view.state = OrderState::kUnknown; break;
+    case orderpb::ORDER_STATUS_PENDING_PAYMENT:
+      view.state = OrderState::kPendingPayment;
+      break;
+    case orderpb::ORDER_STATUS_PAID:
+      view.state = OrderState::kPaid;
+      break;
+    case orderpb::ORDER_STATUS_CANCELLED:
+      view.state = OrderState::kCancelled;
+      break;
+    default:
+      view.state = OrderState::kUnknown;
+      break;
   }
   return view;
 }

@@ -19,7 +19,8 @@ const std::string kClaimStuck =
     "  AND created_at < clock_timestamp() - $1::bigint * interval '1 ms' "
     "  AND (reconcile_after IS NULL OR reconcile_after <= clock_timestamp()) "
     "  ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
-    "RETURNING " + kColumns + ", reconcile_attempts";
+    "RETURNING " +
+    kColumns + ", reconcile_attempts";
 
 const std::string kClaimUnconfirmed =
     "UPDATE payments SET reconcile_after = clock_timestamp() + $3::bigint * interval '1 ms' "
@@ -30,7 +31,8 @@ const std::string kClaimUnconfirmed =
     "  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payment_id = p.payment_id "
     "                  AND o.status = 'SUCCEEDED' AND o.delivered_at IS NOT NULL) "
     "  ORDER BY p.updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
-    "RETURNING " + kColumns + ", reconcile_attempts";
+    "RETURNING " +
+    kColumns + ", reconcile_attempts";
 
 constexpr const char* kConfirmDelivered =
     "UPDATE payments p SET order_confirmed_at = clock_timestamp() "
@@ -55,11 +57,12 @@ constexpr const char* kAnomalyColumns =
     "(extract(epoch FROM created_at) * 1000000)::bigint";
 
 const std::string kClaimAnomalies =
-    std::string("UPDATE anomalies SET next_attempt_at = clock_timestamp() + $3::bigint * interval "
-                "'1 ms', attempts = attempts + 1, updated_at = clock_timestamp() "
-                "WHERE anomaly_id IN (SELECT anomaly_id FROM anomalies WHERE status = 'OPEN' "
-                "  AND kind = ANY($1::text[]) AND next_attempt_at <= clock_timestamp() "
-                "  ORDER BY anomaly_id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ") +
+    std::string(
+        "UPDATE anomalies SET next_attempt_at = clock_timestamp() + $3::bigint * interval "
+        "'1 ms', attempts = attempts + 1, updated_at = clock_timestamp() "
+        "WHERE anomaly_id IN (SELECT anomaly_id FROM anomalies WHERE status = 'OPEN' "
+        "  AND kind = ANY($1::text[]) AND next_attempt_at <= clock_timestamp() "
+        "  ORDER BY anomaly_id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ") +
     kAnomalyColumns;
 
 constexpr const char* kResolveAnomaly =
@@ -99,7 +102,8 @@ constexpr const char* kSelectCursor =
 constexpr const char* kUpsertCursor =
     "INSERT INTO reconciler_cursors (job, cursor_at) "
     "VALUES ($1, timestamptz 'epoch' + $2::bigint * interval '1 ms') "
-    "ON CONFLICT (job) DO UPDATE SET cursor_at = excluded.cursor_at, updated_at = clock_timestamp()";
+    "ON CONFLICT (job) DO UPDATE SET cursor_at = excluded.cursor_at, updated_at = "
+    "clock_timestamp()";
 
 constexpr const char* kOpenAnomalyCounts =
     "SELECT kind, count(*) FROM anomalies WHERE status = 'OPEN' GROUP BY kind ORDER BY kind";
@@ -181,9 +185,12 @@ absl::StatusOr<EvidenceOutcome> PgReconcileStore::ApplyEvidence(
     }
     tx.exec_params(kResetReconcile, payment_id);
     switch (applied.transition.kind) {
-      case payment::TransitionKind::kApply: return EvidenceOutcome::kApplied;
-      case payment::TransitionKind::kDuplicate: return EvidenceOutcome::kDuplicate;
-      case payment::TransitionKind::kIgnoredStale: return EvidenceOutcome::kIgnoredStale;
+      case payment::TransitionKind::kApply:
+        return EvidenceOutcome::kApplied;
+      case payment::TransitionKind::kDuplicate:
+        return EvidenceOutcome::kDuplicate;
+      case payment::TransitionKind::kIgnoredStale:
+        return EvidenceOutcome::kIgnoredStale;
     }
     return EvidenceOutcome::kDuplicate;
   });
@@ -236,11 +243,13 @@ absl::Status PgReconcileStore::DeferAnomaly(int64_t anomaly_id, std::chrono::mil
   });
 }
 
-absl::StatusOr<std::vector<Payment>> PgReconcileStore::PaymentsOfOrder(const std::string& order_id) {
+absl::StatusOr<std::vector<Payment>> PgReconcileStore::PaymentsOfOrder(
+    const std::string& order_id) {
   return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<std::vector<Payment>> {
     pqxx::read_transaction tx(c);
     std::vector<Payment> out;
-    for (const auto& r : tx.exec_params(kPaymentsOfOrder, order_id)) out.push_back(PaymentFromRow(r));
+    for (const auto& r : tx.exec_params(kPaymentsOfOrder, order_id))
+      out.push_back(PaymentFromRow(r));
     return out;
   });
 }
@@ -262,9 +271,9 @@ absl::StatusOr<bool> PgReconcileStore::RecordCaptureRefund(const RefundPlan::Ite
       tx.exec_params(kMarkRefunded, item.payment_id);
       Payment refunded = current;
       refunded.status = payment::PaymentStatus::kRefunded;
-      payment::AppendPaymentHistory(tx, item.payment_id, "reconciler", "SUCCEEDED", "REFUNDED", "",
-                                    "capture " + item.provider_txn_id + " refunded (" + refund_id +
-                                        "): " + item.reason);
+      payment::AppendPaymentHistory(
+          tx, item.payment_id, "reconciler", "SUCCEEDED", "REFUNDED", "",
+          "capture " + item.provider_txn_id + " refunded (" + refund_id + "): " + item.reason);
       payment::AppendOutbox(tx, outbox_event_id, refunded, payment::PaymentStatus::kRefunded, 0);
     } else {
       const std::string status(payment::ToString(current.status));
@@ -316,8 +325,7 @@ absl::Status PgReconcileStore::SetCursor(const std::string& job, int64_t at_unix
   return Exec(pool_, [&](pqxx::work& tx) { tx.exec_params(kUpsertCursor, job, at_unix_ms); });
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
-PgReconcileStore::OpenAnomalyCounts() {
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> PgReconcileStore::OpenAnomalyCounts() {
   return pool_.WithConnection(
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> {
         pqxx::read_transaction tx(c);

@@ -28,8 +28,10 @@ class PgReconcileStore final : public ReconcileStore {
                               const std::string& resolution) override;
   absl::Status DeferAnomaly(int64_t anomaly_id, std::chrono::milliseconds delay,
                             const std::string& why) override;
-  absl::StatusOr<std::vector<payment::Payment>> PaymentsOfOrder(const std::string& order_id) override;
-  absl::StatusOr<bool> RecordCaptureRefund(const RefundPlan::Item& item, const std::string& order_id,
+  absl::StatusOr<std::vector<payment::Payment>> PaymentsOfOrder(
+      const std::string& order_id) override;
+  absl::StatusOr<bool> RecordCaptureRefund(const RefundPlan::Item& item,
+                                           const std::string& order_id,
                                            const std::string& refund_id) override;
   absl::StatusOr<std::optional<LedgerPayment>> LedgerFor(const std::string& payment_id) override;
   absl::Status RecordDiscrepancy(const Discrepancy& d, const std::string& status) override;

@@ -34,7 +34,8 @@ ReconcilerMetrics::ReconcilerMetrics(prometheus::Registry& registry)
                           "cancelled orders) refunded.")
                     .Register(registry)
                     .Add({})) {
-  for (const char* job : {"stuck_payments", "paid_but_pending", "refund_extra_captures", "settlement"}) {
+  for (const char* job :
+       {"stuck_payments", "paid_but_pending", "refund_extra_captures", "settlement"}) {
     for (const char* result : {"ok", "error"}) runs_.Add({{"job", job}, {"result", result}});
   }
 }

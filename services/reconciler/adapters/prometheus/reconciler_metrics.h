@@ -1,14 +1,14 @@
 // ReconcilerObserver on Prometheus.
 #pragma once
 
-#include <mutex>
-#include <set>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <mutex>
+#include <set>
 
 #include "services/reconciler/app/reconciler.h"
 
