@@ -33,6 +33,7 @@ struct RelaySettings {
   int64_t backoff_base_ms = 200;
   int64_t backoff_max_ms = 60000;
   int64_t max_attempts = 20;
+  int64_t target_down_retry_ms = 1000;
   int64_t stats_interval_ms = 2000;
 };
 
@@ -55,6 +56,8 @@ void AddRelaySettings(payonce::ConfigParser& p, RelaySettings& s) {
         "Upper bound of the retry backoff");
   p.Int("PAYONCE_RELAY_MAX_ATTEMPTS", &s.max_attempts, 1, 1000,
         "Attempts after which a failing row is dead-lettered");
+  p.Int("PAYONCE_RELAY_TARGET_DOWN_RETRY_MS", &s.target_down_retry_ms, 10, 600000,
+        "Retry pace while the order service is unreachable (such rows never dead-letter)");
   p.Int("PAYONCE_RELAY_STATS_INTERVAL_MS", &s.stats_interval_ms, 100, 3600000,
         "How often the backlog gauges are refreshed");
 }
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
   options.retry.backoff_base = std::chrono::milliseconds(relay_settings.backoff_base_ms);
   options.retry.backoff_max = std::chrono::milliseconds(relay_settings.backoff_max_ms);
   options.retry.max_attempts = static_cast<int>(relay_settings.max_attempts);
+  options.retry.target_down_retry = std::chrono::milliseconds(relay_settings.target_down_retry_ms);
   const int waves = (options.batch_size + options.concurrency - 1) / options.concurrency;
   if (options.lease < waves * options.delivery_timeout) {
     // Normal with the defaults: only a batch of calls that all time out runs

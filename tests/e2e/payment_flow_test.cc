@@ -243,7 +243,7 @@ TEST_F(PaymentFlowTest, RelayKilledMidBatchLosesNothingAndAppliesNothingTwice) {
       [&] {
         return Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == "40";
       },
-      std::chrono::seconds(15)));
+      std::chrono::seconds(45)));
   // Start the relay and kill it as soon as it has begun delivering.
   ASSERT_TRUE(stack_->Restart(stack_->relay(0)));
   ASSERT_TRUE(WaitUntil(

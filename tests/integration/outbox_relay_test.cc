@@ -115,7 +115,7 @@ class FakeOrderService final : public orderpb::OrderService::Service {
   std::mutex mu_;
   std::vector<orderpb::PaymentEvent> calls_;
   int fail_next_ = 0;
-  grpc::StatusCode fail_code_ = grpc::StatusCode::UNAVAILABLE;
+  grpc::StatusCode fail_code_ = grpc::StatusCode::RESOURCE_EXHAUSTED;
   std::map<std::string, grpc::StatusCode> failing_events_;
   std::map<std::string, orderpb::ApplyOutcome> outcomes_;
   milliseconds delay_{0};
@@ -337,7 +337,7 @@ TEST_F(OutboxRelayTest, FailedDeliveriesBackOffExponentiallyThenDeadLetter) {
   options.retry = {milliseconds(10000), milliseconds(25000), 4};
   auto relay = NewRelay(options);
   const std::string e = InsertEvent("ord-x");
-  orders_->FailEvent(e, grpc::StatusCode::UNAVAILABLE);
+  orders_->FailEvent(e, grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   // Attempts 1..3 fail and back off 10 s, 20 s, 25 s (capped; the scripted
   // jitter takes the upper bound).
@@ -349,7 +349,7 @@ TEST_F(OutboxRelayTest, FailedDeliveriesBackOffExponentiallyThenDeadLetter) {
     EXPECT_EQ(pass->retried, 1);
     EXPECT_EQ(pass->dead_lettered, 0);
     EXPECT_EQ(Column(e, "attempts"), std::to_string(attempt));
-    EXPECT_EQ(Column(e, "last_error"), "UNAVAILABLE: scripted failure of this event");
+    EXPECT_EQ(Column(e, "last_error"), "RESOURCE_EXHAUSTED: scripted failure of this event");
     EXPECT_EQ(Column(e, "dead_lettered_at IS NULL AND delivered_at IS NULL"), "t");
     const double wait = SecondsUntilNextAttempt(e);
     EXPECT_GT(wait, expected_wait[attempt - 1] - 2) << "attempt " << attempt;
@@ -365,7 +365,7 @@ TEST_F(OutboxRelayTest, FailedDeliveriesBackOffExponentiallyThenDeadLetter) {
   EXPECT_EQ(pass->retried, 0);
   EXPECT_EQ(Column(e, "attempts"), "4");
   EXPECT_EQ(Column(e, "dead_lettered_at IS NOT NULL AND delivered_at IS NULL"), "t");
-  EXPECT_EQ(Column(e, "last_error"), "UNAVAILABLE: scripted failure of this event");
+  EXPECT_EQ(Column(e, "last_error"), "RESOURCE_EXHAUSTED: scripted failure of this event");
 
   // A dead letter is never claimed again, and stays as evidence.
   MakeDue(e);
@@ -434,7 +434,7 @@ TEST_F(OutboxRelayTest, AFailingEventHoldsBackOnlyTheLaterEventsOfItsOrder) {
   const std::string a1 = InsertEvent("ord-a");
   const std::string a2 = InsertEvent("ord-a", "REFUNDED");
   const std::string b1 = InsertEvent("ord-b");
-  orders_->FailEvent(a1, grpc::StatusCode::UNAVAILABLE);
+  orders_->FailEvent(a1, grpc::StatusCode::RESOURCE_EXHAUSTED);
   auto relay = NewRelay(Options());
 
   auto pass = relay->RunOnce();
@@ -464,7 +464,7 @@ TEST_F(OutboxRelayTest, ADeadLetterNoLongerHoldsBackItsOrder) {
   auto relay = NewRelay(options);
   const std::string a1 = InsertEvent("ord-a");
   const std::string a2 = InsertEvent("ord-a", "REFUNDED");
-  orders_->FailEvent(a1, grpc::StatusCode::UNAVAILABLE);
+  orders_->FailEvent(a1, grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(relay->RunOnce()->dead_lettered, 1);
   EXPECT_EQ(relay->RunOnce()->delivered, 1);
   EXPECT_TRUE(Delivered(a2));
@@ -612,6 +612,10 @@ TEST_F(OutboxRelayTest, AnUnreachableOrderServiceIsRetried) {
   ASSERT_TRUE(pass.ok()) << pass.status();
   EXPECT_EQ(pass->retried, 1);
   EXPECT_EQ(Column(e, "last_error LIKE 'UNAVAILABLE: %'"), "t");
+  // Retried at the target-down pace (1 s by default), and never given up on.
+  const double wait = SecondsUntilNextAttempt(e);
+  EXPECT_LE(wait, 1.0);
+  EXPECT_EQ(Column(e, "dead_lettered_at IS NULL"), "t");
 }
 
 TEST_F(OutboxRelayTest, TheBacklogCountsPendingAgeAndDeadLetters) {

@@ -105,11 +105,10 @@ TEST(ClassifyDeliveryError, OnlyARefusedEventIsPermanent) {
         << absl::StatusCodeToString(code);
   }
   for (auto code :
-       {StatusCode::kUnavailable, StatusCode::kDeadlineExceeded, StatusCode::kResourceExhausted,
-        StatusCode::kAborted, StatusCode::kInternal, StatusCode::kUnknown, StatusCode::kCancelled,
-        StatusCode::kNotFound, StatusCode::kFailedPrecondition, StatusCode::kUnimplemented,
-        StatusCode::kUnauthenticated, StatusCode::kPermissionDenied, StatusCode::kAlreadyExists,
-        StatusCode::kDataLoss}) {
+       {StatusCode::kDeadlineExceeded, StatusCode::kResourceExhausted, StatusCode::kAborted,
+        StatusCode::kInternal, StatusCode::kUnknown, StatusCode::kCancelled, StatusCode::kNotFound,
+        StatusCode::kFailedPrecondition, StatusCode::kUnimplemented, StatusCode::kUnauthenticated,
+        StatusCode::kPermissionDenied, StatusCode::kAlreadyExists, StatusCode::kDataLoss}) {
     EXPECT_EQ(ClassifyDeliveryError(code), DeliveryErrorClass::kTransient)
         << absl::StatusCodeToString(code);
   }
@@ -118,11 +117,27 @@ TEST(ClassifyDeliveryError, OnlyARefusedEventIsPermanent) {
 TEST(DecideAfterFailure, RetriesATransientErrorAfterTheJitteredBackoff) {
   ScriptedRandom random({150});
   const FailureDecision d =
-      DecideAfterFailure(Defaults(), 3, absl::StatusCode::kUnavailable, random);
+      DecideAfterFailure(Defaults(), 3, absl::StatusCode::kDeadlineExceeded, random);
   EXPECT_FALSE(d.dead_letter);
   EXPECT_EQ(d.retry_after, milliseconds(150));
   ASSERT_EQ(random.asked.size(), 1u);
   EXPECT_EQ(random.asked[0], (std::pair<int64_t, int64_t>{0, 800}));
+}
+
+TEST(ClassifyDeliveryError, UnavailableMeansTheTargetIsDown) {
+  EXPECT_EQ(ClassifyDeliveryError(absl::StatusCode::kUnavailable), DeliveryErrorClass::kTargetDown);
+}
+
+TEST(DecideAfterFailure, TargetDownRetriesSoonAndNeverDeadLetters) {
+  for (int attempts : {1, 5, 20, 1000}) {
+    ScriptedRandom random({700});
+    const FailureDecision d =
+        DecideAfterFailure(Defaults(), attempts, absl::StatusCode::kUnavailable, random);
+    EXPECT_FALSE(d.dead_letter) << attempts;
+    EXPECT_EQ(d.retry_after, milliseconds(700)) << attempts;
+    ASSERT_EQ(random.asked.size(), 1u);
+    EXPECT_EQ(random.asked[0], (std::pair<int64_t, int64_t>{500, 1000}));
+  }
 }
 
 TEST(DecideAfterFailure, DeadLettersAtTheLastAttempt) {

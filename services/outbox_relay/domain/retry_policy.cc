@@ -40,6 +40,8 @@ DeliveryErrorClass ClassifyDeliveryError(absl::StatusCode code) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
       return DeliveryErrorClass::kPermanent;
+    case absl::StatusCode::kUnavailable:
+      return DeliveryErrorClass::kTargetDown;
     default:
       return DeliveryErrorClass::kTransient;
   }
@@ -47,8 +49,12 @@ DeliveryErrorClass ClassifyDeliveryError(absl::StatusCode code) {
 
 FailureDecision DecideAfterFailure(const RetryPolicy& policy, int attempts, absl::StatusCode code,
                                    RandomSource& random) {
-  if (ClassifyDeliveryError(code) == DeliveryErrorClass::kPermanent ||
-      ShouldDeadLetter(policy, attempts)) {
+  const DeliveryErrorClass kind = ClassifyDeliveryError(code);
+  if (kind == DeliveryErrorClass::kTargetDown) {
+    const int64_t full = policy.target_down_retry.count();
+    return {false, std::chrono::milliseconds(random.UniformInt(full / 2, full))};
+  }
+  if (kind == DeliveryErrorClass::kPermanent || ShouldDeadLetter(policy, attempts)) {
     return {true, std::chrono::milliseconds(0)};
   }
   return {false, BackoffDelay(policy, attempts, random)};

@@ -39,6 +39,10 @@ struct RetryPolicy {
   std::chrono::milliseconds backoff_max{60000};
   // A row whose attempts reach this many is dead-lettered on failure.
   int max_attempts = 20;
+  // While the order service is unreachable (UNAVAILABLE) rows are retried
+  // this often (with jitter) and never dead-lettered: the events are fine,
+  // and delivery must resume within about this long once it is back.
+  std::chrono::milliseconds target_down_retry{1000};
 };
 
 // The longest wait after the `attempt`-th failed attempt (1-based):
@@ -62,6 +66,9 @@ enum class DeliveryErrorClass {
   // The event itself is refused (INVALID_ARGUMENT, OUT_OF_RANGE): the same
   // bytes will be refused forever, so the row is dead-lettered at once.
   kPermanent,
+  // The order service cannot be reached (UNAVAILABLE): retried at the
+  // target-down pace, never dead-lettered.
+  kTargetDown,
 };
 
 DeliveryErrorClass ClassifyDeliveryError(absl::StatusCode code);
@@ -74,7 +81,8 @@ struct FailureDecision {
 };
 
 // Dead letter for a permanent error or when `attempts` reached max_attempts;
-// otherwise a retry after BackoffDelay(attempts).
+// a retry after [target_down_retry/2, target_down_retry] when the target is
+// down; otherwise a retry after BackoffDelay(attempts).
 FailureDecision DecideAfterFailure(const RetryPolicy& policy, int attempts, absl::StatusCode code,
                                    RandomSource& random);
 
