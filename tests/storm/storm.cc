@@ -90,8 +90,7 @@ grpc::Status Retry(Call&& call, Clock::duration budget = seconds(90)) {
     const bool retry = code == grpc::StatusCode::UNAVAILABLE ||
                        code == grpc::StatusCode::DEADLINE_EXCEEDED ||
                        code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::UNKNOWN ||
-                       code == grpc::StatusCode::CANCELLED ||
-                       code == grpc::StatusCode::INTERNAL;
+                       code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::INTERNAL;
     if (!retry || Clock::now() + backoff > deadline) return s;
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, milliseconds(2000));
