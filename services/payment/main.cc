@@ -32,6 +32,10 @@ struct PaymentSettings {
   std::string provider_name = "sandbox";
   int64_t idempotency_ttl_ms = 72LL * 3600 * 1000;
   int64_t sweep_interval_ms = 60000;
+  std::string group_commit = "true";
+  int64_t group_max = 64;
+  int64_t group_window_us = 2000;
+  int64_t group_committers = 2;
 };
 
 }  // namespace
@@ -71,6 +75,18 @@ int main(int argc, char** argv) {
              "How long idempotency keys are kept (>= the provider's longest retry window)");
   parser.Int("PAYONCE_SWEEP_INTERVAL_MS", &ps.sweep_interval_ms, 1000, 3600000,
              "How often expired idempotency keys and nonces are deleted");
+  parser.String("PAYONCE_CALLBACK_GROUP_COMMIT", &ps.group_commit,
+                "true: concurrent provider callbacks are applied as one set-based transaction "
+                "(group commit); false: one transaction per callback",
+                [](const std::string& v) {
+                  return v == "true" || v == "false" ? "" : "must be true or false";
+                });
+  parser.Int("PAYONCE_CALLBACK_GROUP_MAX", &ps.group_max, 1, 1024,
+             "Most callbacks in one group-commit transaction");
+  parser.Int("PAYONCE_CALLBACK_GROUP_WINDOW_US", &ps.group_window_us, 0, 2000,
+             "Longest wait to fill a batch, only while another batch is committing");
+  parser.Int("PAYONCE_CALLBACK_GROUP_COMMITTERS", &ps.group_committers, 1, 16,
+             "Group-commit transactions in flight at once (each uses one database connection)");
   parser.ParseOrExit(argc, argv);
   if (ParseSecrets(ps.callback_secrets).empty()) {
     Logger("payment-service", "info")
@@ -119,6 +135,13 @@ int main(int argc, char** argv) {
   options.provider_name = ps.provider_name;
   options.callback_secrets = ParseSecrets(ps.callback_secrets);
   options.idempotency_ttl = std::chrono::milliseconds(ps.idempotency_ttl_ms);
+  if (ps.group_commit == "true") {
+    payment::GroupCommitOptions group;
+    group.max_batch = static_cast<size_t>(ps.group_max);
+    group.window = std::chrono::microseconds(ps.group_window_us);
+    group.committers = static_cast<int>(ps.group_committers);
+    options.group_commit = group;
+  }
   payment::PaymentApp app(options, store, orders, provider, cache, ids, clock, payment_metrics,
                           log);
   payment::PaymentGrpcService service(app, log);

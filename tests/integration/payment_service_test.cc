@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "payonce/payment/v1/payment_service.grpc.pb.h"
@@ -132,6 +133,7 @@ class PaymentServiceTest : public ::testing::Test {
     store_ = std::make_unique<PgPaymentStore>(*pool_, *ids_);
     PaymentAppOptions options;
     options.callback_secrets = {"rotated-new-secret", kSecret};
+    options.group_commit = GroupCommit();
     app_ = std::make_unique<PaymentApp>(options, *store_, orders_, provider_, *cache_, *ids_,
                                         clock_, *metrics_, *log_);
     service_ = std::make_unique<PaymentGrpcService>(*app_, *log_);
@@ -147,6 +149,9 @@ class PaymentServiceTest : public ::testing::Test {
     provider_.Hold(false);
     server_->Shutdown();
   }
+
+  // Unset: one transaction per callback; the group-commit fixture sets it.
+  virtual std::optional<GroupCommitOptions> GroupCommit() const { return std::nullopt; }
 
   static std::string Unique(const std::string& prefix) {
     static std::atomic<int> n{0};
@@ -218,12 +223,50 @@ class PaymentServiceTest : public ::testing::Test {
     return Sql("SELECT status FROM payments WHERE payment_id = '" + payment_id + "'");
   }
 
-  double RedisErrors() {
+  double RedisErrors() { return Metric("payonce_redis_errors_total"); }
+
+  // A metric sample without labels; -1 when absent.
+  double Metric(const std::string& sample) {
     prometheus::TextSerializer serializer;
     const std::string text = serializer.Serialize(registry_->Collect());
-    const std::string name = "\npayonce_redis_errors_total ";
+    const std::string name = "\n" + sample + " ";
     const auto pos = text.find(name);
     return pos == std::string::npos ? -1 : std::stod(text.substr(pos + name.size()));
+  }
+
+  // 64 deliveries of one callback event at once, each with a fresh nonce:
+  // exactly one applies.
+  void ExpectConcurrentDeliveriesApplyOnce() {
+    const pb::Payment p = NewPayment();
+    const std::string event = Unique("evt");
+    std::promise<void> go;
+    std::shared_future<void> start = go.get_future().share();
+    std::vector<std::future<std::pair<grpc::Status, pb::CallbackAck>>> calls;
+    for (int i = 0; i < 64; ++i) {
+      // Each re-send carries the same event_id with a fresh nonce and signature.
+      auto c = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, event);
+      calls.push_back(std::async(std::launch::async, [&, c, start] {
+        start.wait();
+        pb::CallbackAck ack;
+        auto s = Deliver(c, &ack);
+        return std::make_pair(s, ack);
+      }));
+    }
+    go.set_value();
+    int applied = 0;
+    int duplicate = 0;
+    for (auto& f : calls) {
+      auto [s, ack] = f.get();
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      if (ack.outcome() == pb::CALLBACK_OUTCOME_APPLIED) ++applied;
+      if (ack.outcome() == pb::CALLBACK_OUTCOME_DUPLICATE) ++duplicate;
+    }
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(duplicate, 63);
+    EXPECT_EQ(OutboxRows(p.payment_id()), "1");
+    EXPECT_EQ(Sql("SELECT count(*) FROM payment_history WHERE payment_id = '" + p.payment_id() +
+                  "' AND new_status = 'SUCCEEDED'"),
+              "1");
   }
 
   static LocalServers* servers_;
@@ -409,36 +452,7 @@ TEST_F(PaymentServiceTest, FirstValidCallbackAppliesWithOneOutboxRow) {
 }
 
 TEST_F(PaymentServiceTest, SixtyFourConcurrentDeliveriesOfOneCallbackApplyOnce) {
-  const pb::Payment p = NewPayment();
-  const std::string event = Unique("evt");
-  std::promise<void> go;
-  std::shared_future<void> start = go.get_future().share();
-  std::vector<std::future<std::pair<grpc::Status, pb::CallbackAck>>> calls;
-  for (int i = 0; i < 64; ++i) {
-    // Each re-send carries the same event_id with a fresh nonce and signature.
-    auto c = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, event);
-    calls.push_back(std::async(std::launch::async, [&, c, start] {
-      start.wait();
-      pb::CallbackAck ack;
-      auto s = Deliver(c, &ack);
-      return std::make_pair(s, ack);
-    }));
-  }
-  go.set_value();
-  int applied = 0;
-  int duplicate = 0;
-  for (auto& f : calls) {
-    auto [s, ack] = f.get();
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    if (ack.outcome() == pb::CALLBACK_OUTCOME_APPLIED) ++applied;
-    if (ack.outcome() == pb::CALLBACK_OUTCOME_DUPLICATE) ++duplicate;
-  }
-  EXPECT_EQ(applied, 1);
-  EXPECT_EQ(duplicate, 63);
-  EXPECT_EQ(OutboxRows(p.payment_id()), "1");
-  EXPECT_EQ(Sql("SELECT count(*) FROM payment_history WHERE payment_id = '" + p.payment_id() +
-                "' AND new_status = 'SUCCEEDED'"),
-            "1");
+  ExpectConcurrentDeliveriesApplyOnce();
 }
 
 TEST_F(PaymentServiceTest, SameTransitionUnderAnotherEventIsDuplicate) {
@@ -685,6 +699,177 @@ TEST_F(PaymentServiceTest, ReadsAnswerNotFoundAndInvalidArgument) {
   ASSERT_TRUE(stub_->ListPayments(&ctx, list, &resp).ok());
   ASSERT_EQ(resp.payments_size(), 1);
   EXPECT_EQ(resp.payments(0).payment_id(), p.payment_id());
+}
+
+// --- Group commit ---------------------------------------------------------------
+
+class PaymentServiceGroupCommitTest : public PaymentServiceTest {
+ protected:
+  std::optional<GroupCommitOptions> GroupCommit() const override { return GroupCommitOptions{}; }
+
+  // A verified callback as the store receives it.
+  CallbackMessage Message(const std::string& payment_id, PaymentStatus status,
+                          const std::string& event_id, const std::string& nonce,
+                          int64_t amount = 1999, const std::string& txn = "") {
+    CallbackMessage m;
+    m.provider = "sandbox";
+    m.event_id = event_id;
+    m.payment_id = payment_id;
+    m.provider_txn_id = txn.empty() ? "txn-" + payment_id : txn;
+    m.status = status;
+    m.status_name = std::string(ToString(status));
+    m.amount_minor = amount;
+    m.currency = "EUR";
+    m.occurred_at_unix_ms = clock_.NowUnixMs() - 1000;
+    m.timestamp_unix_ms = clock_.NowUnixMs();
+    m.nonce = nonce;
+    return m;
+  }
+
+  // One of everything a callback can meet, over five fresh pending payments:
+  // the same sequence gives the same outcomes whether applied as one batch
+  // or one callback per transaction.
+  std::vector<CallbackMessage> MixedCallbacks(const std::vector<std::string>& p,
+                                              const std::string& run) {
+    using S = PaymentStatus;
+    const std::string used_nonce = run + "-used-before";
+    Sql("INSERT INTO callback_nonces (nonce, expires_at) VALUES ('sandbox:" + used_nonce +
+        "', now() + interval '1 hour')");
+    return {
+        Message(p[0], S::kSucceeded, p[0] + "-ev1", run + "-n0"),        // applied
+        Message(p[0], S::kSucceeded, p[0] + "-ev1", run + "-n1"),        // same event
+        Message(p[0], S::kSucceeded, p[0] + "-ev2", run + "-n2"),        // same transition
+        Message(p[1], S::kFailed, p[1] + "-ev3", run + "-n3"),           // applied: failed
+        Message(p[1], S::kSucceeded, p[1] + "-ev4", run + "-n4"),        // late success
+        Message(p[2], S::kSucceeded, p[2] + "-ev5", run + "-n5", 2000),  // amount differs
+        Message(run + "-unknown", S::kSucceeded, run + "-ev6", run + "-n6"),
+        Message(p[3], S::kSucceeded, p[3] + "-ev7", run + "-n0"),  // nonce replayed
+        Message(p[0], S::kFailed, p[0] + "-ev8", run + "-n8"),     // regression: stale
+        Message(p[4], S::kSucceeded, p[4] + "-ev9", run + "-n9"),  // applied
+        Message(p[4], S::kSucceeded, p[4] + "-ev10", run + "-n10", 1999,
+                "txn-extra-" + p[4]),                                // second capture
+        Message(p[3], S::kSucceeded, p[3] + "-ev11", run + "-n11"),  // applied
+        Message(p[2], S::kSucceeded, p[2] + "-ev12", used_nonce),    // nonce used before
+    };
+  }
+
+  // Everything the callbacks left in the ledger for one payment, with its id
+  // replaced by P so that two payments can be compared.
+  static std::string Footprint(const std::string& id) {
+    const std::string where = " WHERE payment_id = '" + id + "'";
+    return Sql("SELECT status || ',' || replace(coalesce(provider_txn_id, ''), payment_id, 'P') "
+               "|| ',' || failure_reason || ',' || evidence_rank || ',' || live || ',' || "
+               "late_success FROM payments" +
+               where) +
+           "\nhistory: " +
+           Sql("SELECT string_agg(source || ':' || coalesce(old_status, '') || '>' || "
+               "coalesce(new_status, '') || ':' || replace(detail, payment_id, 'P'), ' | ' "
+               "ORDER BY entry_id) FROM payment_history" +
+               where) +
+           "\noutbox: " + Sql("SELECT string_agg(status, ',' ORDER BY seq) FROM outbox" + where) +
+           "\nanomalies: " +
+           Sql("SELECT string_agg(kind || ':' || replace(coalesce(provider_txn_id, ''), "
+               "payment_id, 'P') || ':' || replace(detail, payment_id, 'P'), ' | ' ORDER BY "
+               "anomaly_id) FROM anomalies" +
+               where) +
+           "\ncallbacks: " +
+           Sql("SELECT string_agg(replace(event_id, payment_id, 'P') || '=' || status || '/' || "
+               "outcome, ',' ORDER BY event_id) FROM provider_callbacks" +
+               where);
+  }
+
+  std::vector<std::string> NewPayments(int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) ids.push_back(NewPayment().payment_id());
+    return ids;
+  }
+};
+
+std::string EffectText(const absl::StatusOr<CallbackResult>& r) {
+  return r.ok() ? CallbackEffectName(r->effect) : "error: " + r.status().ToString();
+}
+
+TEST_F(PaymentServiceGroupCommitTest, ABatchGivesEachCallbackTheOutcomeItWouldHaveAlone) {
+  const std::vector<std::string> batched = NewPayments(5);
+  const std::vector<std::string> alone = NewPayments(5);
+  const auto batch_results = store_->ApplyCallbacks(MixedCallbacks(batched, Unique("batch")));
+  std::vector<absl::StatusOr<CallbackResult>> alone_results;
+  for (const auto& m : MixedCallbacks(alone, Unique("alone"))) {
+    alone_results.push_back(store_->ApplyCallback(m));
+  }
+  const std::vector<std::string> expected = {
+      "applied",         "duplicate", "duplicate",       "applied",       "applied",
+      "amount_mismatch", "not_found", "unauthenticated", "ignored_stale", "applied",
+      "duplicate",       "applied",   "unauthenticated"};
+  ASSERT_EQ(batch_results.size(), expected.size());
+  ASSERT_EQ(alone_results.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(EffectText(batch_results[i]), expected[i]) << "batched callback " << i;
+    EXPECT_EQ(EffectText(alone_results[i]), expected[i]) << "callback " << i << " alone";
+  }
+  // The answers carry the payment as it is after the callback.
+  EXPECT_EQ(batch_results[0]->payment.status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(batch_results[3]->payment.status, PaymentStatus::kFailed);
+  EXPECT_EQ(batch_results[4]->payment.status, PaymentStatus::kSucceeded);
+  EXPECT_TRUE(batch_results[4]->payment.late_success);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(Footprint(batched[k]), Footprint(alone[k])) << "payment " << k;
+  }
+  // Spot checks that the footprints hold what they should.
+  EXPECT_EQ(Sql("SELECT string_agg(status, ',' ORDER BY seq) FROM outbox WHERE payment_id = '" +
+                batched[1] + "'"),
+            "FAILED,SUCCEEDED");
+  EXPECT_EQ(Sql("SELECT string_agg(kind, ',' ORDER BY kind) FROM anomalies WHERE payment_id IN ('" +
+                batched[1] + "', '" + batched[2] + "', '" + batched[4] + "')"),
+            "callback_amount_mismatch,duplicate_capture,late_success");
+  // And the batch really was one transaction.
+  EXPECT_EQ(
+      Sql("SELECT count(DISTINCT xmin::text) FROM outbox WHERE payment_id IN ('" + batched[0] +
+          "', '" + batched[1] + "', '" + batched[3] + "', '" + batched[4] + "')"),
+      "1");
+}
+
+TEST_F(PaymentServiceGroupCommitTest, SixtyFourConcurrentDeliveriesOfOneCallbackApplyOnce) {
+  ExpectConcurrentDeliveriesApplyOnce();
+}
+
+TEST_F(PaymentServiceGroupCommitTest, SixtyFourPaymentsAtOnceEachApplyOnceWithTheirOutboxRow) {
+  const std::vector<std::string> ids = NewPayments(64);
+  std::promise<void> go;
+  std::shared_future<void> start = go.get_future().share();
+  std::vector<std::future<std::pair<grpc::Status, pb::CallbackAck>>> calls;
+  for (const auto& id : ids) {
+    pb::Payment p;
+    p.set_payment_id(id);
+    p.set_amount_minor(1999);
+    p.set_currency("EUR");
+    auto c = Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt"));
+    calls.push_back(std::async(std::launch::async, [&, c, start] {
+      start.wait();
+      pb::CallbackAck ack;
+      auto s = Deliver(c, &ack);
+      return std::make_pair(s, ack);
+    }));
+  }
+  const double committed_before = Metric("payonce_callback_group_commit_size_sum");
+  go.set_value();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto [s, ack] = calls[i].get();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_APPLIED);
+    EXPECT_EQ(ack.payment().payment_id(), ids[i]);
+    EXPECT_EQ(ack.payment().status(), pb::PAYMENT_STATUS_SUCCEEDED);
+  }
+  std::string in;
+  for (const auto& id : ids) in += (in.empty() ? "'" : ", '") + id + "'";
+  EXPECT_EQ(Sql("SELECT count(*) FROM outbox WHERE payment_id IN (" + in + ")"), "64");
+  EXPECT_EQ(Sql("SELECT count(DISTINCT payment_id) FROM outbox WHERE payment_id IN (" + in + ")"),
+            "64");
+  EXPECT_EQ(Sql("SELECT count(*) FROM payments WHERE status = 'SUCCEEDED' AND payment_id IN (" +
+                in + ")"),
+            "64");
+  // Every one of them went through group commit.
+  EXPECT_EQ(Metric("payonce_callback_group_commit_size_sum") - committed_before, 64);
 }
 
 }  // namespace

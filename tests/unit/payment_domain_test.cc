@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "services/payment/domain/payment.h"
 
 namespace payonce::payment {
@@ -71,6 +74,103 @@ TEST(DecideTransition, NothingEverMovesBackToPendingOrFromSucceededToFailed) {
                      t.new_status == PaymentStatus::kFailed);
         EXPECT_NE(current, PaymentStatus::kRefunded);
       }
+    }
+  }
+}
+
+// What each kind of transition writes, as a table.
+TEST(PlanEvidence, WritesPerTransitionKind) {
+  auto payment = [](PaymentStatus status, const std::string& txn, bool late = false) {
+    Payment p;
+    p.payment_id = "pay-1";
+    p.order_id = "ord-1";
+    p.amount_minor = 1999;
+    p.currency = "EUR";
+    p.status = status;
+    p.provider_txn_id = txn;
+    p.failure_reason = status == PaymentStatus::kFailed ? "declined" : "";
+    p.late_success = late;
+    return p;
+  };
+  auto evidence = [](PaymentStatus reported, EvidenceRank rank, const std::string& txn) {
+    CaptureEvidence e;
+    e.reported = reported;
+    e.rank = rank;
+    e.provider_txn_id = txn;
+    e.failure_reason = reported == PaymentStatus::kFailed ? "declined_by_provider" : "";
+    return e;
+  };
+  using S = PaymentStatus;
+  using R = EvidenceRank;
+  struct Row {
+    const char* name;
+    Payment current;
+    R current_rank;
+    CaptureEvidence evidence;
+    bool emits_event;
+    S after_status;
+    std::string after_txn;
+    R after_rank;
+    bool live;
+    bool late_success;
+    std::string history;  // "old>new: detail", "" when none
+    std::string anomaly;  // kind, "" when none
+  };
+  const std::vector<Row> rows = {
+      {"pending, success", payment(S::kPending, ""), R::kNone,
+       evidence(S::kSucceeded, R::kCallback, "t1"), true, S::kSucceeded, "t1", R::kCallback, true,
+       false, "PENDING>SUCCEEDED: captured", ""},
+      {"pending with debit id keeps it", payment(S::kPending, "t0"), R::kNone,
+       evidence(S::kSucceeded, R::kQuery, "t1"), true, S::kSucceeded, "t0", R::kQuery, true, false,
+       "PENDING>SUCCEEDED: captured", ""},
+      {"pending, failure", payment(S::kPending, ""), R::kNone,
+       evidence(S::kFailed, R::kCallback, "t1"), true, S::kFailed, "t1", R::kCallback, false, false,
+       "PENDING>FAILED: declined_by_provider", ""},
+      {"failed, success by callback: late", payment(S::kFailed, ""), R::kCallback,
+       evidence(S::kSucceeded, R::kCallback, "t1"), true, S::kSucceeded, "t1", R::kCallback, false,
+       true, "FAILED>SUCCEEDED: late success", "late_success"},
+      {"failed by query, success by callback: stale", payment(S::kFailed, ""), R::kQuery,
+       evidence(S::kSucceeded, R::kCallback, "t1"), false, S::kFailed, "", R::kQuery, true, false,
+       "FAILED>FAILED: ignored: success reported by weaker evidence than the failure (reported "
+       "SUCCEEDED)",
+       ""},
+      {"succeeded, same capture again", payment(S::kSucceeded, "t1"), R::kCallback,
+       evidence(S::kSucceeded, R::kCallback, "t1"), false, S::kSucceeded, "t1", R::kCallback, true,
+       false, "", ""},
+      {"succeeded, a second capture", payment(S::kSucceeded, "t1"), R::kCallback,
+       evidence(S::kSucceeded, R::kCallback, "t2"), false, S::kSucceeded, "t1", R::kCallback, true,
+       false, "SUCCEEDED>SUCCEEDED: second capture t2 reported", "duplicate_capture"},
+      {"succeeded, failure: stale", payment(S::kSucceeded, "t1"), R::kCallback,
+       evidence(S::kFailed, R::kSettlement, "t1"), false, S::kSucceeded, "t1", R::kCallback, true,
+       false,
+       "SUCCEEDED>SUCCEEDED: ignored: a succeeded payment never becomes failed (reported FAILED)",
+       ""},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.name);
+    const EvidencePlan plan = PlanEvidence({r.current, r.current_rank}, r.evidence, "evt-1");
+    EXPECT_EQ(plan.emits_event, r.emits_event);
+    EXPECT_EQ(plan.after.payment.status, r.after_status);
+    EXPECT_EQ(plan.after.payment.provider_txn_id, r.after_txn);
+    EXPECT_EQ(plan.after.rank, r.after_rank);
+    EXPECT_EQ(plan.after.payment.late_success, r.late_success);
+    if (r.emits_event) {
+      EXPECT_EQ(plan.live, r.live);
+      EXPECT_EQ(plan.after.payment.failure_reason,
+                r.after_status == S::kFailed ? "declined_by_provider" : "");
+    }
+    const std::string history = plan.history
+                                    ? plan.history->old_status + ">" + plan.history->new_status +
+                                          ": " + plan.history->detail
+                                    : "";
+    EXPECT_EQ(history, r.history);
+    if (plan.history) {
+      EXPECT_EQ(plan.history->event_id, "evt-1");
+      EXPECT_EQ(plan.history->source, EvidenceSource(r.evidence.rank));
+    }
+    EXPECT_EQ(plan.anomaly ? plan.anomaly->kind : "", r.anomaly);
+    if (plan.anomaly) {
+      EXPECT_EQ(plan.anomaly->provider_txn_id, r.evidence.provider_txn_id);
     }
   }
 }

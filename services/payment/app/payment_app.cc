@@ -31,24 +31,6 @@ CallbackFields SignedFields(const CallbackMessage& m) {
           m.amount_minor, m.currency, m.occurred_at_unix_ms, m.timestamp_unix_ms, m.nonce};
 }
 
-const char* EffectName(CallbackEffect e) {
-  switch (e) {
-    case CallbackEffect::kApplied:
-      return "applied";
-    case CallbackEffect::kDuplicate:
-      return "duplicate";
-    case CallbackEffect::kIgnoredStale:
-      return "ignored_stale";
-    case CallbackEffect::kNotFound:
-      return "not_found";
-    case CallbackEffect::kMismatch:
-      return "amount_mismatch";
-    case CallbackEffect::kReplayedNonce:
-      return "unauthenticated";
-  }
-  return "error";
-}
-
 }  // namespace
 
 PaymentApp::PaymentApp(PaymentAppOptions options, PaymentStore& store, OrderDirectory& orders,
@@ -62,7 +44,14 @@ PaymentApp::PaymentApp(PaymentAppOptions options, PaymentStore& store, OrderDire
       ids_(ids),
       clock_(clock),
       observer_(observer),
-      log_(log) {}
+      log_(log) {
+  if (options_.group_commit) {
+    group_commit_ = std::make_unique<CallbackGroupCommit>(
+        *options_.group_commit,
+        [this](const std::vector<CallbackMessage>& batch) { return store_.ApplyCallbacks(batch); },
+        [this](size_t size) { observer_.CallbackBatch(size); });
+  }
+}
 
 template <class Work>
 absl::StatusOr<Payment> PaymentApp::Idempotent(const std::string& scope, const std::string& key,
@@ -243,7 +232,7 @@ absl::StatusOr<CallbackAnswer> PaymentApp::HandleProviderCallback(const Callback
   auto answer = CheckAndApplyCallback(callback);
   std::string outcome = "error";
   if (answer.ok()) {
-    outcome = EffectName(answer->effect);
+    outcome = CallbackEffectName(answer->effect);
   } else {
     switch (answer.status().code()) {
       case absl::StatusCode::kInvalidArgument:
@@ -282,7 +271,7 @@ absl::StatusOr<CallbackAnswer> PaymentApp::CheckAndApplyCallback(const CallbackM
   } else if (!*fresh) {
     return absl::UnauthenticatedError("callback nonce was already used");
   }
-  auto result = store_.ApplyCallback(callback);
+  auto result = group_commit_ ? group_commit_->Apply(callback) : store_.ApplyCallback(callback);
   if (!result.ok()) return result.status();
   switch (result->effect) {
     case CallbackEffect::kReplayedNonce:

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/common/clock.h"
 #include "services/common/log.h"
+#include "services/payment/app/callback_group_commit.h"
 #include "services/payment/app/payment_store.h"
 #include "services/payment/app/ports.h"
 
@@ -25,6 +28,8 @@ class PaymentObserver {
   // outcome: applied, duplicate, ignored_stale, unauthenticated, not_found,
   // amount_mismatch, invalid, error.
   virtual void Callback(const std::string& outcome, double seconds) = 0;
+  // Callbacks committed together in one group-commit transaction.
+  virtual void CallbackBatch(size_t callbacks) = 0;
 };
 
 struct PaymentAppOptions {
@@ -34,6 +39,8 @@ struct PaymentAppOptions {
   std::chrono::milliseconds idempotency_lock{30'000};
   // How long keys are kept: at least the provider's longest retry window.
   std::chrono::milliseconds idempotency_ttl{72LL * 3600 * 1000};
+  // Group commit of callbacks; unset: one transaction per callback.
+  std::optional<GroupCommitOptions> group_commit;
 };
 
 struct CreatePaymentRequest {
@@ -80,6 +87,9 @@ class PaymentApp {
   const Clock& clock_;
   PaymentObserver& observer_;
   Logger& log_;
+  // Declared last: its destructor commits what is queued while the members
+  // above still exist.
+  std::unique_ptr<CallbackGroupCommit> group_commit_;
 };
 
 }  // namespace payonce::payment

@@ -34,6 +34,25 @@ enum class CallbackEffect {
   kReplayedNonce,  // nonce already used
 };
 
+// The outcome's name in logs and metrics (payonce_callbacks_total{outcome}).
+inline const char* CallbackEffectName(CallbackEffect e) {
+  switch (e) {
+    case CallbackEffect::kApplied:
+      return "applied";
+    case CallbackEffect::kDuplicate:
+      return "duplicate";
+    case CallbackEffect::kIgnoredStale:
+      return "ignored_stale";
+    case CallbackEffect::kNotFound:
+      return "not_found";
+    case CallbackEffect::kMismatch:
+      return "amount_mismatch";
+    case CallbackEffect::kReplayedNonce:
+      return "unauthenticated";
+  }
+  return "error";
+}
+
 struct CallbackResult {
   CallbackEffect effect = CallbackEffect::kDuplicate;
   Payment payment;
@@ -73,6 +92,14 @@ class PaymentStore {
   // Applies a verified callback: nonce, dedupe by event_id, state machine,
   // transition + outbox row, in one transaction.
   virtual absl::StatusOr<CallbackResult> ApplyCallback(const CallbackMessage& callback) = 0;
+
+  // Applies verified callbacks in one transaction (group commit), each with
+  // the outcome ApplyCallback would give it had they arrived one by one in
+  // this order. Results are in input order. A batch that fails for any other
+  // reason than an unreachable database is retried callback by callback, so a
+  // bad item never fails its neighbours.
+  virtual std::vector<absl::StatusOr<CallbackResult>> ApplyCallbacks(
+      const std::vector<CallbackMessage>& callbacks) = 0;
 
   // SUCCEEDED -> REFUNDED with its outbox row; a REFUNDED payment is returned
   // unchanged; other states FAILED_PRECONDITION.

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "services/common/domain/money.h"
 
 namespace payonce::payment {
@@ -95,6 +97,54 @@ Transition DecideTransition(PaymentStatus current, EvidenceRank current_rank,
               "a refunded payment never becomes failed"};
   }
   return {TransitionKind::kIgnoredStale, current, false, false, "unknown state"};
+}
+
+EvidencePlan PlanEvidence(const LedgerPayment& current, const CaptureEvidence& evidence,
+                          const std::string& evidence_ref) {
+  const Payment& was = current.payment;
+  EvidencePlan plan;
+  plan.transition = DecideTransition(was.status, current.rank, evidence);
+  plan.after = current;
+  const Transition& t = plan.transition;
+  const std::string source(EvidenceSource(evidence.rank));
+  const std::string old_status(ToString(was.status));
+  switch (t.kind) {
+    case TransitionKind::kApply: {
+      Payment& now = plan.after.payment;
+      now.status = t.new_status;
+      if (now.provider_txn_id.empty()) now.provider_txn_id = evidence.provider_txn_id;
+      now.failure_reason = t.new_status == PaymentStatus::kFailed ? t.reason : "";
+      now.late_success = was.late_success || t.late_success;
+      plan.after.rank = std::max(current.rank, evidence.rank);
+      plan.emits_event = true;
+      plan.live = t.live;
+      plan.history = HistoryEntry{source, old_status, std::string(ToString(t.new_status)),
+                                  evidence_ref, t.reason};
+      if (t.late_success) {
+        plan.anomaly =
+            AnomalyEntry{"late_success", evidence.provider_txn_id,
+                         "success reported by " + source + " after the payment had failed"};
+      }
+      break;
+    }
+    case TransitionKind::kDuplicate:
+      if (evidence.reported == PaymentStatus::kSucceeded && !was.provider_txn_id.empty() &&
+          !evidence.provider_txn_id.empty() && was.provider_txn_id != evidence.provider_txn_id) {
+        // A second capture for one payment: money moved twice.
+        plan.anomaly = AnomalyEntry{"duplicate_capture", evidence.provider_txn_id,
+                                    "second capture " + evidence.provider_txn_id + " besides " +
+                                        was.provider_txn_id + " (" + source + ")"};
+        plan.history = HistoryEntry{source, old_status, old_status, evidence_ref,
+                                    "second capture " + evidence.provider_txn_id + " reported"};
+      }
+      break;
+    case TransitionKind::kIgnoredStale:
+      plan.history = HistoryEntry{
+          source, old_status, old_status, evidence_ref,
+          "ignored: " + t.reason + " (reported " + std::string(ToString(evidence.reported)) + ")"};
+      break;
+  }
+  return plan;
 }
 
 absl::Status CheckRefundable(PaymentStatus current) {

@@ -72,6 +72,51 @@ struct Transition {
 Transition DecideTransition(PaymentStatus current, EvidenceRank current_rank,
                             const CaptureEvidence& evidence);
 
+// --- What one piece of evidence writes --------------------------------------
+
+// A payment as the ledger holds it, with the strength of its evidence.
+struct LedgerPayment {
+  Payment payment;
+  EvidenceRank rank = EvidenceRank::kNone;
+};
+
+// One entry of a payment's history.
+struct HistoryEntry {
+  std::string source;  // "callback", "query" or "settlement"
+  std::string old_status;
+  std::string new_status;
+  std::string event_id;  // the callback event or the query that brought it
+  std::string detail;
+};
+
+// A discrepancy for the reconciler (anomalies table), about `after.payment`.
+struct AnomalyEntry {
+  std::string kind;  // late_success, duplicate_capture
+  std::string provider_txn_id;
+  std::string detail;
+};
+
+// Everything applying one piece of evidence to a payment writes. The
+// PostgreSQL adapters execute it, one evidence per transaction or many in one
+// set-based transaction (group commit): both from this one decision.
+struct EvidencePlan {
+  Transition transition;
+  // The payment after the evidence; equal to the input unless kApply.
+  LedgerPayment after;
+  std::optional<HistoryEntry> history;
+  std::optional<AnomalyEntry> anomaly;
+  // kApply only: one outbox event carrying after.payment.status, and whether
+  // the payment still blocks new attempts (payments.live).
+  bool emits_event = false;
+  bool live = true;
+};
+
+// Decides what `evidence` (reference `evidence_ref`) does to `current`:
+// DecideTransition plus the history entry, the anomaly (a late success, or a
+// second capture reported for a succeeded payment) and the outbox event.
+EvidencePlan PlanEvidence(const LedgerPayment& current, const CaptureEvidence& evidence,
+                          const std::string& evidence_ref);
+
 // A refund of a SUCCEEDED payment; FAILED_PRECONDITION from any other state.
 absl::Status CheckRefundable(PaymentStatus current);
 

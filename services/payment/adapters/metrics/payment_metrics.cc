@@ -16,6 +16,13 @@ PaymentMetrics::PaymentMetrics(prometheus::Registry& registry)
                             .Help("Time to verify, apply and commit a provider callback.")
                             .Register(registry)
                             .Add({}, LatencyBuckets())),
+      callback_batch_size_(
+          prometheus::BuildHistogram()
+              .Name("payonce_callback_group_commit_size")
+              .Help("Callbacks committed together in one transaction (group "
+                    "commit).")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
       idempotency_hits_(prometheus::BuildCounter()
                             .Name("payonce_idempotency_hits_total")
                             .Help("Requests answered from a stored idempotency key, by store "
@@ -31,6 +38,10 @@ PaymentMetrics::PaymentMetrics(prometheus::Registry& registry)
     callbacks_.Add({{"outcome", outcome}});
   }
   for (const char* store : {"redis", "postgres"}) idempotency_hits_.Add({{"store", store}});
+}
+
+void PaymentMetrics::CallbackBatch(size_t callbacks) {
+  callback_batch_size_.Observe(static_cast<double>(callbacks));
 }
 
 void PaymentMetrics::IdempotencyHit(const std::string& store) {

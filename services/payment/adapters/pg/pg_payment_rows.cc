@@ -10,10 +10,10 @@ constexpr const char* kSelectPaymentForUpdate =
     "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank "
     "FROM payments WHERE payment_id = $1 FOR UPDATE";
 
+// The values come from PlanEvidence over the locked row.
 constexpr const char* kApplyTransition =
-    "UPDATE payments SET status = $2, provider_txn_id = coalesce(provider_txn_id, nullif($3, '')), "
-    "failure_reason = $4, evidence_rank = greatest(evidence_rank, $5), live = $6, "
-    "late_success = late_success OR $7, updated_at = clock_timestamp() "
+    "UPDATE payments SET status = $2, provider_txn_id = nullif($3, ''), failure_reason = $4, "
+    "evidence_rank = $5, live = $6, late_success = $7, updated_at = clock_timestamp() "
     "WHERE payment_id = $1 RETURNING payment_id, order_id, amount_minor, currency, status, "
     "provider, coalesce(provider_txn_id, ''), failure_reason, late_success, "
     "(extract(epoch FROM created_at) * 1000000)::bigint, "
@@ -95,41 +95,24 @@ void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& pa
 AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, EvidenceRank current_rank,
                                   const CaptureEvidence& evidence, const std::string& evidence_ref,
                                   int64_t occurred_at_unix_ms, const std::string& outbox_event_id) {
-  AppliedEvidence out{DecideTransition(current.status, current_rank, evidence), current};
-  const Transition& t = out.transition;
-  const std::string source(EvidenceSource(evidence.rank));
-  const std::string old_status(ToString(current.status));
-  switch (t.kind) {
-    case TransitionKind::kApply:
-      out.payment = PaymentFromRow(tx.exec_params1(
-          kApplyTransition, current.payment_id, std::string(ToString(t.new_status)),
-          evidence.provider_txn_id, t.new_status == PaymentStatus::kFailed ? t.reason : "",
-          static_cast<int>(evidence.rank), t.live, t.late_success));
-      AppendPaymentHistory(tx, current.payment_id, source, old_status,
-                           std::string(ToString(t.new_status)), evidence_ref, t.reason);
-      AppendOutbox(tx, outbox_event_id, out.payment, t.new_status, occurred_at_unix_ms);
-      if (t.late_success) {
-        RecordAnomaly(tx, "late_success", current, evidence.provider_txn_id,
-                      "success reported by " + source + " after the payment had failed");
-      }
-      break;
-    case TransitionKind::kDuplicate:
-      if (evidence.reported == PaymentStatus::kSucceeded && !current.provider_txn_id.empty() &&
-          !evidence.provider_txn_id.empty() &&
-          current.provider_txn_id != evidence.provider_txn_id) {
-        // A second capture for one payment: money moved twice.
-        RecordAnomaly(tx, "duplicate_capture", current, evidence.provider_txn_id,
-                      "second capture " + evidence.provider_txn_id + " besides " +
-                          current.provider_txn_id + " (" + source + ")");
-        AppendPaymentHistory(tx, current.payment_id, source, old_status, old_status, evidence_ref,
-                             "second capture " + evidence.provider_txn_id + " reported");
-      }
-      break;
-    case TransitionKind::kIgnoredStale:
-      AppendPaymentHistory(
-          tx, current.payment_id, source, old_status, old_status, evidence_ref,
-          "ignored: " + t.reason + " (reported " + std::string(ToString(evidence.reported)) + ")");
-      break;
+  const EvidencePlan plan = PlanEvidence({current, current_rank}, evidence, evidence_ref);
+  AppliedEvidence out{plan.transition, current};
+  if (plan.emits_event) {
+    const Payment& after = plan.after.payment;
+    out.payment = PaymentFromRow(
+        tx.exec_params1(kApplyTransition, current.payment_id, std::string(ToString(after.status)),
+                        after.provider_txn_id, after.failure_reason,
+                        static_cast<int>(plan.after.rank), plan.live, after.late_success));
+    AppendOutbox(tx, outbox_event_id, out.payment, after.status, occurred_at_unix_ms);
+  }
+  if (plan.history) {
+    const HistoryEntry& h = *plan.history;
+    AppendPaymentHistory(tx, current.payment_id, h.source, h.old_status, h.new_status, h.event_id,
+                         h.detail);
+  }
+  if (plan.anomaly) {
+    RecordAnomaly(tx, plan.anomaly->kind, current, plan.anomaly->provider_txn_id,
+                  plan.anomaly->detail);
   }
   return out;
 }

@@ -1,5 +1,11 @@
 #include "services/payment/adapters/pg/pg_payment_store.h"
 
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include "services/common/pg_array.h"
 #include "services/payment/adapters/pg/pg_payment_rows.h"
 
 namespace payonce::payment {
@@ -86,6 +92,72 @@ constexpr const char* kSweepNonces =
     "DELETE FROM callback_nonces WHERE ctid IN (SELECT ctid FROM callback_nonces "
     "WHERE expires_at < clock_timestamp() LIMIT 5000)";
 
+// --- Group commit: one set-based transaction for a batch of callbacks -------
+// Each statement handles the whole batch; arrays are passed as literals
+// (pg_array.h). Nonces are inserted sorted and payments locked in id order,
+// so concurrent batches cannot deadlock on each other.
+
+constexpr const char* kInsertNonces =
+    "INSERT INTO callback_nonces (nonce, expires_at) "
+    "SELECT n, clock_timestamp() + $2::bigint * interval '1 millisecond' "
+    "FROM unnest($1::text[]) AS n ON CONFLICT (nonce) DO NOTHING RETURNING nonce";
+
+constexpr const char* kSeenCallbacks =
+    "SELECT c.provider, c.event_id FROM provider_callbacks c "
+    "JOIN unnest($1::text[], $2::text[]) AS k(provider, event_id) "
+    "ON c.provider = k.provider AND c.event_id = k.event_id";
+
+constexpr const char* kUpdatePayments =
+    "UPDATE payments AS p SET status = u.status, provider_txn_id = nullif(u.provider_txn_id, ''), "
+    "failure_reason = u.failure_reason, evidence_rank = u.evidence_rank, live = u.live, "
+    "late_success = u.late_success, updated_at = clock_timestamp() "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::boolean[], "
+    "$7::boolean[]) AS u(payment_id, status, provider_txn_id, failure_reason, evidence_rank, live, "
+    "late_success) WHERE p.payment_id = u.payment_id "
+    "RETURNING p.payment_id, (extract(epoch FROM p.updated_at) * 1000000)::bigint";
+
+constexpr const char* kInsertHistories =
+    "INSERT INTO payment_history (payment_id, source, old_status, new_status, event_id, detail) "
+    "SELECT payment_id, source, nullif(old_status, ''), nullif(new_status, ''), "
+    "nullif(event_id, ''), detail "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
+    "WITH ORDINALITY AS h(payment_id, source, old_status, new_status, event_id, detail, n) "
+    "ORDER BY n";
+
+constexpr const char* kInsertOutboxRows =
+    "INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, currency, "
+    "occurred_at) SELECT event_id, payment_id, order_id, status, amount_minor, currency, "
+    "CASE WHEN occurred_ms > 0 THEN timestamptz 'epoch' + occurred_ms * interval '1 millisecond' "
+    "ELSE clock_timestamp() END "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
+    "$7::bigint[]) WITH ORDINALITY AS o(event_id, payment_id, order_id, status, amount_minor, "
+    "currency, occurred_ms, n) ORDER BY n";
+
+constexpr const char* kInsertAnomalies =
+    "INSERT INTO anomalies (kind, payment_id, order_id, provider_txn_id, detail, status) "
+    "SELECT kind, payment_id, order_id, nullif(provider_txn_id, ''), detail, 'OPEN' "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
+    "AS a(kind, payment_id, order_id, provider_txn_id, detail) ON CONFLICT DO NOTHING";
+
+constexpr const char* kInsertCallbacks =
+    "INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, "
+    "outcome) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[])";
+
+constexpr const char* kNotifyOutboxBatch = "SELECT pg_notify('payonce_outbox', '')";
+
+// Columns of a batch statement, one vector per array parameter.
+struct TextColumns {
+  explicit TextColumns(size_t n) : columns(n) {}
+  void Add(std::initializer_list<std::string> row) {
+    size_t i = 0;
+    for (const auto& v : row) columns[i++].push_back(v);
+  }
+  bool empty() const { return columns.empty() || columns[0].empty(); }
+  std::string operator[](size_t i) const { return PgArrayLiteral(columns[i]); }
+  std::vector<std::vector<std::string>> columns;
+};
+
 const char* OutcomeName(CallbackEffect e) {
   switch (e) {
     case CallbackEffect::kApplied:
@@ -97,6 +169,33 @@ const char* OutcomeName(CallbackEffect e) {
     default:
       return "REJECTED";
   }
+}
+
+CaptureEvidence CallbackEvidence(const CallbackMessage& m) {
+  CaptureEvidence evidence;
+  evidence.reported = *m.status;
+  evidence.rank = EvidenceRank::kCallback;
+  evidence.provider_txn_id = m.provider_txn_id;
+  evidence.failure_reason = *m.status == PaymentStatus::kFailed ? "declined_by_provider" : "";
+  return evidence;
+}
+
+CallbackEffect EffectOf(TransitionKind kind) {
+  switch (kind) {
+    case TransitionKind::kApply:
+      return CallbackEffect::kApplied;
+    case TransitionKind::kDuplicate:
+      return CallbackEffect::kDuplicate;
+    case TransitionKind::kIgnoredStale:
+      return CallbackEffect::kIgnoredStale;
+  }
+  return CallbackEffect::kDuplicate;
+}
+
+std::string CallbackMismatchDetail(const CallbackMessage& m, const Payment& current) {
+  return "callback " + m.event_id + " (capture " + m.provider_txn_id + ") reports " +
+         std::to_string(m.amount_minor) + " " + m.currency + "; payment is " +
+         std::to_string(current.amount_minor) + " " + current.currency;
 }
 
 }  // namespace
@@ -223,9 +322,7 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
     result.payment = current;
     if (m.amount_minor != current.amount_minor || m.currency != current.currency) {
       RecordAnomaly(tx, "callback_amount_mismatch", current, "",
-                    "callback " + m.event_id + " (capture " + m.provider_txn_id + ") reports " +
-                        std::to_string(m.amount_minor) + " " + m.currency + "; payment is " +
-                        std::to_string(current.amount_minor) + " " + current.currency);
+                    CallbackMismatchDetail(m, current));
       result.effect = CallbackEffect::kMismatch;
       return result;
     }
@@ -233,29 +330,203 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
       result.effect = CallbackEffect::kDuplicate;
       return result;
     }
-    CaptureEvidence evidence;
-    evidence.reported = *m.status;
-    evidence.rank = EvidenceRank::kCallback;
-    evidence.provider_txn_id = m.provider_txn_id;
-    evidence.failure_reason = *m.status == PaymentStatus::kFailed ? "declined_by_provider" : "";
-    const AppliedEvidence applied = ApplyEvidenceInTx(tx, current, rank, evidence, m.event_id,
-                                                      m.occurred_at_unix_ms, outbox_event_id);
+    const AppliedEvidence applied = ApplyEvidenceInTx(
+        tx, current, rank, CallbackEvidence(m), m.event_id, m.occurred_at_unix_ms, outbox_event_id);
     result.payment = applied.payment;
-    switch (applied.transition.kind) {
-      case TransitionKind::kApply:
-        result.effect = CallbackEffect::kApplied;
-        break;
-      case TransitionKind::kDuplicate:
-        result.effect = CallbackEffect::kDuplicate;
-        break;
-      case TransitionKind::kIgnoredStale:
-        result.effect = CallbackEffect::kIgnoredStale;
-        break;
-    }
+    result.effect = EffectOf(applied.transition.kind);
     tx.exec_params(kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
                    std::string(ToString(*m.status)), OutcomeName(result.effect));
     return result;
   });
+}
+
+std::vector<absl::StatusOr<CallbackResult>> PgPaymentStore::ApplyCallbacks(
+    const std::vector<CallbackMessage>& callbacks) {
+  std::vector<absl::StatusOr<CallbackResult>> out;
+  out.reserve(callbacks.size());
+  if (callbacks.size() == 1) {
+    out.push_back(ApplyCallback(callbacks[0]));
+    return out;
+  }
+  std::vector<std::string> outbox_event_ids;
+  outbox_event_ids.reserve(callbacks.size());
+  for (size_t i = 0; i < callbacks.size(); ++i) outbox_event_ids.push_back(ids_.NewId());
+  auto batch = pool_.InTransaction(
+      [&](pqxx::work& tx) { return ApplyCallbackBatch(tx, callbacks, outbox_event_ids); });
+  if (batch.ok()) {
+    for (auto& r : *batch) out.push_back(std::move(r));
+    return out;
+  }
+  if (batch.status().code() == absl::StatusCode::kUnavailable) {
+    // The database is unreachable (or the commit's fate unknown): every
+    // callback gets the error and the provider retries; applying them one by
+    // one now could misreport a committed batch's nonces as replays.
+    out.assign(callbacks.size(), batch.status());
+    return out;
+  }
+  // Something in the batch failed (a deadlock, a constraint, a bad value):
+  // each callback on its own, so only the culprit fails.
+  for (const auto& m : callbacks) out.push_back(ApplyCallback(m));
+  return out;
+}
+
+absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
+    pqxx::work& tx, const std::vector<CallbackMessage>& callbacks,
+    const std::vector<std::string>& outbox_event_ids) {
+  const size_t n = callbacks.size();
+  std::vector<CallbackResult> results(n);
+
+  // 1. Nonces: the first use wins, within the batch as against the table.
+  std::vector<std::string> nonce_keys(n);
+  std::set<std::string> batch_nonces;
+  std::vector<bool> replayed(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    nonce_keys[i] = callbacks[i].provider + ":" + callbacks[i].nonce;
+    if (!batch_nonces.insert(nonce_keys[i]).second) replayed[i] = true;
+  }
+  std::unordered_set<std::string> fresh;
+  for (const auto& r : tx.exec_params(
+           kInsertNonces,
+           PgArrayLiteral(std::vector<std::string>(batch_nonces.begin(), batch_nonces.end())),
+           kNonceTtl.count())) {
+    fresh.insert(r[0].as<std::string>());
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!replayed[i] && fresh.count(nonce_keys[i]) == 0) replayed[i] = true;
+    if (replayed[i]) results[i].effect = CallbackEffect::kReplayedNonce;
+  }
+
+  // 2. Lock every payment the batch touches, in id order. From here on the
+  // batch owns them, so the event check below cannot race (as in
+  // ApplyCallback).
+  std::set<std::string> payment_ids;
+  for (size_t i = 0; i < n; ++i) {
+    if (!replayed[i]) payment_ids.insert(callbacks[i].payment_id);
+  }
+  struct Touched {
+    LedgerPayment ledger;
+    bool changed = false;
+    bool live = true;
+  };
+  std::map<std::string, Touched> payments;
+  for (const auto& r : tx.exec_params(
+           std::string("SELECT ") + kPaymentColumns +
+               " FROM payments WHERE payment_id = ANY($1::text[]) "
+               "ORDER BY payment_id FOR UPDATE",
+           PgArrayLiteral(std::vector<std::string>(payment_ids.begin(), payment_ids.end())))) {
+    Payment p = PaymentFromRow(r);
+    std::string id = p.payment_id;
+    payments.emplace(std::move(id), Touched{{std::move(p), EvidenceRankFromRow(r)}});
+  }
+
+  // 3. Events already recorded.
+  TextColumns keys(2);
+  for (size_t i = 0; i < n; ++i) {
+    if (!replayed[i]) keys.Add({callbacks[i].provider, callbacks[i].event_id});
+  }
+  std::set<std::pair<std::string, std::string>> seen_events;
+  if (!keys.empty()) {
+    for (const auto& r : tx.exec_params(kSeenCallbacks, keys[0], keys[1])) {
+      seen_events.emplace(r[0].as<std::string>(), r[1].as<std::string>());
+    }
+  }
+
+  // 4. Decide, callback by callback in arrival order, on the locked rows.
+  TextColumns history(6), anomalies(5), accepted(6);
+  TextColumns outbox_text(4), outbox_currency(1);
+  std::vector<int64_t> outbox_amounts, outbox_occurred;
+  for (size_t i = 0; i < n; ++i) {
+    if (replayed[i]) continue;
+    const CallbackMessage& m = callbacks[i];
+    CallbackResult& result = results[i];
+    auto found = payments.find(m.payment_id);
+    if (found == payments.end()) {
+      result.effect = CallbackEffect::kNotFound;
+      continue;
+    }
+    Touched& touched = found->second;
+    const Payment current = touched.ledger.payment;
+    result.payment = current;
+    if (m.amount_minor != current.amount_minor || m.currency != current.currency) {
+      anomalies.Add({"callback_amount_mismatch", current.payment_id, current.order_id, "",
+                     CallbackMismatchDetail(m, current)});
+      result.effect = CallbackEffect::kMismatch;
+      continue;
+    }
+    if (!seen_events.emplace(m.provider, m.event_id).second) {
+      result.effect = CallbackEffect::kDuplicate;
+      continue;
+    }
+    const EvidencePlan plan = PlanEvidence(touched.ledger, CallbackEvidence(m), m.event_id);
+    if (plan.emits_event) {
+      touched.ledger = plan.after;
+      touched.changed = true;
+      touched.live = plan.live;
+      const Payment& after = plan.after.payment;
+      outbox_text.Add({outbox_event_ids[i], after.payment_id, after.order_id,
+                       std::string(ToString(after.status))});
+      outbox_amounts.push_back(after.amount_minor);
+      outbox_currency.Add({after.currency});
+      outbox_occurred.push_back(m.occurred_at_unix_ms);
+    }
+    if (plan.history) {
+      const HistoryEntry& h = *plan.history;
+      history.Add({current.payment_id, h.source, h.old_status, h.new_status, h.event_id, h.detail});
+    }
+    if (plan.anomaly) {
+      anomalies.Add({plan.anomaly->kind, current.payment_id, current.order_id,
+                     plan.anomaly->provider_txn_id, plan.anomaly->detail});
+    }
+    result.effect = EffectOf(plan.transition.kind);
+    result.payment = touched.ledger.payment;
+    accepted.Add({m.provider, m.event_id, m.payment_id, m.provider_txn_id,
+                  std::string(ToString(*m.status)), OutcomeName(result.effect)});
+  }
+
+  // 5. Write it all: one statement per table.
+  TextColumns updates(4);
+  std::vector<int> ranks;
+  std::vector<bool> lives, late;
+  for (const auto& [id, touched] : payments) {
+    if (!touched.changed) continue;
+    const Payment& p = touched.ledger.payment;
+    updates.Add({id, std::string(ToString(p.status)), p.provider_txn_id, p.failure_reason});
+    ranks.push_back(static_cast<int>(touched.ledger.rank));
+    lives.push_back(touched.live);
+    late.push_back(p.late_success);
+  }
+  if (!updates.empty()) {
+    std::map<std::string, int64_t> updated_at;
+    for (const auto& r :
+         tx.exec_params(kUpdatePayments, updates[0], updates[1], updates[2], updates[3],
+                        PgArrayLiteral(ranks), PgArrayLiteral(lives), PgArrayLiteral(late))) {
+      updated_at[r[0].as<std::string>()] = r[1].as<int64_t>();
+    }
+    for (auto& result : results) {
+      if (result.effect == CallbackEffect::kApplied) {
+        result.payment.updated_at_us = updated_at[result.payment.payment_id];
+      }
+    }
+  }
+  if (!history.empty()) {
+    tx.exec_params(kInsertHistories, history[0], history[1], history[2], history[3], history[4],
+                   history[5]);
+  }
+  if (!outbox_text.empty()) {
+    tx.exec_params(kInsertOutboxRows, outbox_text[0], outbox_text[1], outbox_text[2],
+                   outbox_text[3], PgArrayLiteral(outbox_amounts), outbox_currency[0],
+                   PgArrayLiteral(outbox_occurred));
+    tx.exec(kNotifyOutboxBatch);
+  }
+  if (!anomalies.empty()) {
+    tx.exec_params(kInsertAnomalies, anomalies[0], anomalies[1], anomalies[2], anomalies[3],
+                   anomalies[4]);
+  }
+  if (!accepted.empty()) {
+    tx.exec_params(kInsertCallbacks, accepted[0], accepted[1], accepted[2], accepted[3],
+                   accepted[4], accepted[5]);
+  }
+  return results;
 }
 
 absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_id,

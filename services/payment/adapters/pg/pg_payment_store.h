@@ -26,11 +26,17 @@ class PgPaymentStore final : public PaymentStore {
   absl::Status RecordDebit(const std::string& payment_id,
                            const std::string& provider_txn_id) override;
   absl::StatusOr<CallbackResult> ApplyCallback(const CallbackMessage& callback) override;
+  std::vector<absl::StatusOr<CallbackResult>> ApplyCallbacks(
+      const std::vector<CallbackMessage>& callbacks) override;
   absl::StatusOr<Payment> MarkRefunded(const std::string& payment_id, const std::string& refund_id,
                                        const std::string& reason) override;
   absl::StatusOr<int64_t> SweepExpired() override;
 
  private:
+  absl::StatusOr<std::vector<CallbackResult>> ApplyCallbackBatch(
+      pqxx::work& tx, const std::vector<CallbackMessage>& callbacks,
+      const std::vector<std::string>& outbox_event_ids);
+
   PgPool& pool_;
   IdGenerator& ids_;
 };
