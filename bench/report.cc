@@ -1,0 +1,227 @@
+#include "bench/report.h"
+
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <thread>
+
+namespace payonce::bench {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSelectPgSettings =
+    "SELECT name, setting || coalesce(' ' || unit, '') FROM pg_settings WHERE name IN "
+    "('server_version', 'shared_buffers', 'fsync', 'synchronous_commit', 'wal_sync_method', "
+    "'full_page_writes', 'wal_level', 'wal_buffers', 'max_wal_size', 'checkpoint_timeout', "
+    "'commit_delay', 'max_connections', 'work_mem') ORDER BY name";
+
+std::string Format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+// A number with a precision that suits its size; "-" when absent.
+std::string Num(const json& v) {
+  if (!v.is_number()) return "-";
+  const double d = v.get<double>();
+  if (d >= 1000) return Format("%.0f", d);
+  if (d >= 100) return Format("%.1f", d);
+  return Format("%.2f", d);
+}
+
+std::string Pad(const std::string& s, size_t width) {
+  return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
+}
+
+std::string ErrorsText(const json& errors) {
+  std::string out;
+  for (const auto& [code, n] : errors.items()) {
+    if (!out.empty()) out += ',';
+    out += code + "=" + std::to_string(n.get<size_t>());
+  }
+  return out.empty() ? "0" : out;
+}
+
+const json* FindLevel(const json& ceiling, const char* variant, int clients) {
+  if (!ceiling.is_object() || !ceiling.contains(variant)) return nullptr;
+  for (const auto& level : ceiling[variant]) {
+    if (level.value("clients", -1) == clients) return &level;
+  }
+  return nullptr;
+}
+
+std::string FirstLine(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, key.size(), key) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? line
+                                        : line.substr(line.find_first_not_of(" \t", colon + 1));
+    }
+  }
+  return "";
+}
+
+void PrintRows(const json& mode, std::ostream& out) {
+  out << Pad("scenario", 21) << Pad("C", 4) << Pad("calls", 7) << Pad("ok/s", 9) << Pad("p50 ms", 8)
+      << Pad("p99 ms", 8) << Pad("p999 ms", 9) << Pad("pg tx/s", 9) << Pad("÷pg tx", 8)
+      << Pad("pg b16 cb/s", 12) << Pad("÷pg b16", 9) << "errors\n";
+  for (const auto& row : mode["rows"]) {
+    const json& lat = row["latency_ms"];
+    out << Pad(row["scenario"].get<std::string>(), 21)
+        << Pad(std::to_string(row["concurrency"].get<int>()), 4)
+        << Pad(std::to_string(row["calls"].get<size_t>()), 7) << Pad(Num(row["rate_per_s"]), 9)
+        << Pad(Num(lat["p50"]), 8) << Pad(Num(lat["p99"]), 8) << Pad(Num(lat["p999"]), 9)
+        << Pad(Num(row.value("pgbench_tx_per_s", json())), 9)
+        << Pad(Num(row.value("ratio_vs_pgbench_tx", json())), 8)
+        << Pad(Num(row.value("pgbench_batch16_callbacks_per_s", json())), 12)
+        << Pad(Num(row.value("ratio_vs_pgbench_batch16", json())), 9) << ErrorsText(row["errors"])
+        << (row.value("truncated", false) ? " (cut short)" : "") << "\n";
+  }
+}
+
+void PrintLag(const json& mode, std::ostream& out) {
+  if (!mode.contains("relay_lag") || mode["relay_lag"].empty()) return;
+  out << "relay lag (callback -> order PAID), ms\n";
+  out << Pad("during", 36) << Pad("cb/s", 8) << Pad("paid", 12) << Pad("ack p50", 9)
+      << Pad("ack p99", 9) << Pad("ack max", 9) << Pad("outbox p50", 11) << Pad("outbox p99", 11)
+      << "\n";
+  for (const auto& lag : mode["relay_lag"]) {
+    out << Pad(lag["during"].get<std::string>(), 36) << Pad(Num(lag["callback_rate_per_s"]), 8)
+        << Pad(std::to_string(lag["paid"].get<size_t>()) + "/" +
+                   std::to_string(lag["expected"].get<size_t>()),
+               12)
+        << Pad(Num(lag["from_ack_ms"]["p50"]), 9) << Pad(Num(lag["from_ack_ms"]["p99"]), 9)
+        << Pad(Num(lag["from_ack_ms"]["max"]), 9) << Pad(Num(lag["from_outbox_ms"]["p50"]), 11)
+        << Pad(Num(lag["from_outbox_ms"]["p99"]), 11) << "\n";
+  }
+}
+
+void PrintMemory(const json& memory, const std::string& title, std::ostream& out) {
+  if (!memory.is_object() || memory.empty()) return;
+  out << title << "\n";
+  out << Pad("process", 32) << Pad("peak RSS MB", 13) << Pad("VmHWM MB", 10) << "peak anon MB\n";
+  for (const auto& [name, m] : memory.items()) {
+    const bool has_hwm = m["hwm_mb"].get<double>() > 0;  // a sum has none
+    out << Pad(name, 32) << Pad(Num(m["peak_rss_mb"]), 13)
+        << Pad(has_hwm ? Num(m["hwm_mb"]) : "-", 10) << Num(m["peak_anon_mb"]) << "\n";
+  }
+}
+
+void PrintWaits(const json& mode, std::ostream& out) {
+  bool header = false;
+  for (const auto& row : mode["rows"]) {
+    if (!row.contains("pg_waits") || row["pg_waits"].empty()) continue;
+    if (!header) {
+      out << "PostgreSQL processes by state (average count while the row ran; top 4)\n";
+      header = true;
+    }
+    std::string line = "  " + row["scenario"].get<std::string>() +
+                       " C=" + std::to_string(row["concurrency"].get<int>()) + ": ";
+    size_t shown = 0;
+    for (const auto& w : row["pg_waits"]) {
+      if (shown++ == 4) break;
+      if (shown > 1) line += ", ";
+      line += w["state"].get<std::string>() + " " + Num(w["avg_processes"]);
+    }
+    out << line << "\n";
+  }
+}
+
+}  // namespace
+
+json MachineInfo() {
+  json m;
+  m["nproc"] = std::thread::hardware_concurrency();
+  m["cpu_model"] = FirstLine("/proc/cpuinfo", "model name");
+  m["mem_total"] = FirstLine("/proc/meminfo", "MemTotal");
+  utsname u{};
+  if (uname(&u) == 0) m["kernel"] = std::string(u.sysname) + " " + u.release;
+  return m;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+json PgSettings(const std::string& dsn) {
+  json out = json::object();
+  try {
+    pqxx::connection conn(dsn);
+    pqxx::nontransaction tx(conn);
+    for (const auto& r : tx.exec(kSelectPgSettings)) {
+      out[r[0].as<std::string>()] = r[1].as<std::string>();
+    }
+  } catch (const std::exception& e) {
+    out["error"] = e.what();
+  }
+  return out;
+}
+
+void AttachCeiling(json& result) {
+  const json& ceiling = result.value("pg_ceiling", json());
+  if (!ceiling.is_object()) return;
+  for (auto& mode : result["modes"]) {
+    for (auto& row : mode["rows"]) {
+      if (row["scenario"] != "new callbacks") continue;
+      const int c = row["concurrency"].get<int>();
+      const double rate = row["rate_per_s"].get<double>();
+      if (const json* tx = FindLevel(ceiling, "per_callback", c)) {
+        const double tps = (*tx)["tps"].get<double>();
+        row["pgbench_tx_per_s"] = tps;
+        if (tps > 0) row["ratio_vs_pgbench_tx"] = rate / tps;
+      }
+      if (const json* batch = FindLevel(ceiling, "batch16", c)) {
+        const double cbs = (*batch)["callbacks_per_s"].get<double>();
+        row["pgbench_batch16_callbacks_per_s"] = cbs;
+        if (cbs > 0) row["ratio_vs_pgbench_batch16"] = rate / cbs;
+      }
+    }
+  }
+}
+
+void PrintReport(const json& result, std::ostream& out) {
+  const json& m = result["machine"];
+  out << "\n== payonce-bench: " << m.value("nproc", 0) << " cores, "
+      << m.value("cpu_model", std::string()) << ", " << m.value("mem_total", std::string())
+      << "; load " << result.value("load_start", std::string()) << " -> "
+      << result.value("load_end", std::string()) << "\n";
+  for (const auto& mode : result["modes"]) {
+    out << "\n-- group commit " << mode["group_commit"].get<std::string>();
+    if (mode.contains("note")) out << " (" << mode["note"].get<std::string>() << ")";
+    out << "\n";
+    PrintRows(mode, out);
+    PrintLag(mode, out);
+    PrintWaits(mode, out);
+    PrintMemory(mode.value("memory", json()), "memory over the whole mode", out);
+    PrintMemory(mode.value("memory_at_half_rate", json()),
+                "memory during the half-rate relay-lag run", out);
+  }
+  const json& ceiling = result.value("pg_ceiling", json());
+  if (ceiling.is_object()) {
+    out << "\n-- pgbench ceiling (bench/pg_ceiling.sh), load "
+        << ceiling.value("load_before", std::string()) << " -> "
+        << ceiling.value("load_after", std::string()) << "\n";
+    out << Pad("clients", 9) << Pad("per-callback tx/s", 19) << Pad("lat ms", 8)
+        << Pad("batch16 tx/s", 14) << Pad("batch16 cb/s", 14) << "lat ms\n";
+    for (const auto& level : ceiling.value("per_callback", json::array())) {
+      const int c = level["clients"].get<int>();
+      const json* batch = FindLevel(ceiling, "batch16", c);
+      out << Pad(std::to_string(c), 9) << Pad(Num(level["tps"]), 19)
+          << Pad(Num(level["latency_avg_ms"]), 8) << Pad(batch ? Num((*batch)["tps"]) : "-", 14)
+          << Pad(batch ? Num((*batch)["callbacks_per_s"]) : "-", 14)
+          << (batch ? Num((*batch)["latency_avg_ms"]) : "-") << "\n";
+    }
+  }
+  out.flush();
+}
+
+}  // namespace payonce::bench

@@ -1,0 +1,28 @@
+// The bench's results: one JSON document (machine, settings, rows per
+// group-commit mode, relay lag, memory, the pgbench ceiling and the ratios)
+// and the tables printed from it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+
+namespace payonce::bench {
+
+// nproc, CPU model, memory, kernel.
+nlohmann::json MachineInfo();
+
+// /proc/loadavg's first three fields ("0.52 1.10 1.33").
+std::string LoadAverage();
+
+// The PostgreSQL settings that bound commit throughput, read through `dsn`.
+nlohmann::json PgSettings(const std::string& dsn);
+
+// Adds to each row of `result` the pgbench figures of the same concurrency
+// from result["pg_ceiling"] (pg_ceiling.sh's JSON) and PayOnce ÷ pgbench.
+void AttachCeiling(nlohmann::json& result);
+
+// The tables: rows per mode, relay lag, memory, wait events, ceiling.
+void PrintReport(const nlohmann::json& result, std::ostream& out);
+
+}  // namespace payonce::bench
