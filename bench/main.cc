@@ -52,6 +52,7 @@ struct Options {
   int lag_timeout_s = 60;
   int call_timeout_ms = 10000;
   bool skip_duplicates = false;
+  std::string report_from;
   // An external stack.
   TargetInfo external;
   std::vector<std::string> pids;
@@ -129,6 +130,12 @@ std::map<std::string, std::string> ServiceEnv(const Options& o, bool group_commi
   return env;
 }
 
+// Where pg_ceiling.sh writes its JSON for one mode's levels.
+std::string CeilingPath(const Options& o, const std::string& mode_name) {
+  return (o.json_path.empty() ? std::string("/tmp/payonce-bench") : o.json_path) + ".pg_ceiling-" +
+         mode_name + ".json";
+}
+
 void MergePeaks(std::map<std::string, MemoryPeak>& into,
                 const std::map<std::string, MemoryPeak>& more) {
   for (const auto& [name, p] : more) {
@@ -197,6 +204,8 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
     return run.load.ok_per_s();
   };
 
+  const bool run_ceiling = o.pg_ceiling_file.empty() && !o.no_pg_ceiling && info.pg_port > 0;
+  int ceiling_calls = 0;
   double best_rate = 0;
   for (int c : o.levels) {
     if (g_cancel) break;
@@ -225,6 +234,31 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
     }
     take_waits();
     if (!o.skip_duplicates) callback_row("duplicate callbacks", c, payments, true);
+    if (run_ceiling && !g_cancel) {
+      // pgbench at the same concurrency right after this level's rows, so
+      // the ratio's two sides see the same machine load.
+      CeilingRun run;
+      run.pg_port = info.pg_port;
+      run.levels = {c};
+      run.seconds = o.pg_seconds;
+      run.payments = o.pg_payments;
+      run.json_path = CeilingPath(o, mode_name);
+      run.reuse = true;
+      run.run_base = 10 + 10 * ceiling_calls++;
+      json level = RunPgCeiling(run);
+      json& ceiling = mode["pg_ceiling"];
+      ceiling["settings"] = level["settings"];
+      ceiling["seconds_per_level"] = level["seconds_per_level"];
+      ceiling["payments_prefilled"] = level["payments_prefilled"];
+      for (const char* variant : {"per_callback", "batch16"}) {
+        for (auto& l : level.value(variant, json::array())) {
+          l["load_before"] = level["load_before"];
+          l["load_after"] = level["load_after"];
+          ceiling[variant].push_back(l);
+        }
+      }
+      take_waits();
+    }
   }
 
   auto peaks = memory.Peaks();
@@ -282,7 +316,8 @@ int Main(int argc, char** argv) {
   app.add_option("--env", o.env, "KEY=VALUE added to every service started (repeatable)");
   app.add_option("--json", o.json_path, "Write the results as JSON to this file");
   app.add_option("--pg-ceiling", o.pg_ceiling_file,
-                 "Read pg_ceiling.sh's JSON from this file instead of running it");
+                 "Read pg_ceiling.sh's JSON from this file instead of running it after each "
+                 "level on the bench's PostgreSQL");
   app.add_flag("--no-pg-ceiling", o.no_pg_ceiling, "Neither run nor read the pgbench ceiling");
   app.add_option("--pg-seconds", o.pg_seconds, "pg_ceiling.sh --seconds (per level and variant)");
   app.add_option("--pg-payments", o.pg_payments,
@@ -294,6 +329,8 @@ int Main(int argc, char** argv) {
   app.add_option("--lag-timeout-s", o.lag_timeout_s, "Longest wait for orders to become PAID");
   app.add_option("--call-timeout-ms", o.call_timeout_ms, "Deadline of every call");
   app.add_flag("--skip-duplicates", o.skip_duplicates, "No duplicate-callback rows");
+  app.add_option("--report", o.report_from,
+                 "Print the tables of an earlier run's --json file and exit (runs nothing)");
   app.add_option("--order-addr", o.external.order_addr, "External stack: order-service");
   app.add_option("--payment-addr", o.external.payment_addr,
                  "External stack: payment-service (setting it selects an external stack)");
@@ -304,8 +341,17 @@ int Main(int argc, char** argv) {
                  "External stack: a secret of PAYONCE_CALLBACK_SECRETS");
   app.add_option("--pid", o.pids, "External stack: NAME=PID of a process to sample (repeatable)");
   app.add_option("--postmaster-pid", o.external.postmaster, "External stack: PostgreSQL's pid");
+  app.add_option("--pg-port", o.external.pg_port,
+                 "External stack: its PostgreSQL on 127.0.0.1:PORT (user payonce), where "
+                 "pg_ceiling.sh runs next to each level");
   CLI11_PARSE(app, argc, argv);
 
+  if (!o.report_from.empty()) {
+    json earlier = ReadJsonFile(o.report_from);
+    AttachCeiling(earlier);
+    PrintReport(earlier, std::cout);
+    return 0;
+  }
   const bool own = o.external.payment_addr.empty();
   if (!own) {
     if (o.external.order_addr.empty() || o.external.sandbox_addr.empty() ||
@@ -352,16 +398,6 @@ int Main(int argc, char** argv) {
   }
   if (!o.pg_ceiling_file.empty()) {
     result["pg_ceiling"] = ReadJsonFile(o.pg_ceiling_file);
-  } else if (!o.no_pg_ceiling && own && target && !g_cancel) {
-    // Same PostgreSQL, services stopped so pgbench has the cores.
-    target->StopServices();
-    const std::string path =
-        (o.json_path.empty() ? std::string("/tmp/payonce-bench") : o.json_path) +
-        ".pg_ceiling.json";
-    Say("pgbench ceiling on the same PostgreSQL (port " + std::to_string(target->info().pg_port) +
-        "), JSON in " + path);
-    result["pg_ceiling"] =
-        RunPgCeiling(target->info().pg_port, o.levels, o.pg_seconds, o.pg_payments, path);
   }
   target.reset();
   result["load_end"] = LoadAverage();

@@ -10,20 +10,21 @@
 
 namespace payonce::bench {
 
-nlohmann::json RunPgCeiling(int pg_port, const std::vector<int>& levels, int seconds,
-                            size_t payments, const std::string& json_path) {
+nlohmann::json RunPgCeiling(const CeilingRun& run) {
   std::string csv;
-  for (int level : levels) {
+  for (int level : run.levels) {
     if (!csv.empty()) csv += ',';
     csv += std::to_string(level);
   }
   std::string cmd = std::string("bash ") + PAYONCE_SOURCE_DIR + "/bench/pg_ceiling.sh" +
-                    " --levels " + csv + " --seconds " + std::to_string(seconds) + " --payments " +
-                    std::to_string(payments) + " --json '" + json_path + "'";
-  if (pg_port > 0) cmd += " --port " + std::to_string(pg_port);
+                    " --levels " + csv + " --seconds " + std::to_string(run.seconds) +
+                    " --payments " + std::to_string(run.payments) + " --run-base " +
+                    std::to_string(run.run_base) + " --json '" + run.json_path + "'";
+  if (run.pg_port > 0) cmd += " --port " + std::to_string(run.pg_port);
+  if (run.reuse) cmd += " --reuse";
   cmd += " 1>&2";  // its progress lines go with the bench's, the report stays alone on stdout
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("pg_ceiling.sh failed: " + cmd);
-  return ReadJsonFile(json_path);
+  return ReadJsonFile(run.json_path);
 }
 
 nlohmann::json ReadJsonFile(const std::string& path) {

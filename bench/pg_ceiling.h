@@ -8,12 +8,22 @@
 
 namespace payonce::bench {
 
-// Runs pg_ceiling.sh against the PostgreSQL on 127.0.0.1:`pg_port` (0: the
-// script starts a private cluster) at `levels` clients, `seconds` per level,
-// with `payments` prefilled, writing its JSON to `json_path`; returns that
-// JSON. Throws std::runtime_error if the script fails.
-nlohmann::json RunPgCeiling(int pg_port, const std::vector<int>& levels, int seconds,
-                            size_t payments, const std::string& json_path);
+struct CeilingRun {
+  // PostgreSQL on 127.0.0.1:pg_port; 0: the script starts a private cluster.
+  int pg_port = 0;
+  std::vector<int> levels;
+  int seconds = 10;
+  size_t payments = 20000;
+  std::string json_path;
+  // Keep the ceiling database between calls (one level per call).
+  bool reuse = false;
+  // First run number: unique per call when reusing.
+  int run_base = 10;
+};
+
+// Runs pg_ceiling.sh (its output goes to stderr) and returns the JSON it
+// wrote. Throws std::runtime_error if the script fails.
+nlohmann::json RunPgCeiling(const CeilingRun& run);
 
 // Parses a JSON file; throws std::runtime_error if it cannot.
 nlohmann::json ReadJsonFile(const std::string& path);

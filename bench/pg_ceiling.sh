@@ -21,9 +21,15 @@
 #               per_callback_no_notify (callback_tx.sql without its pg_notify:
 #               shows what the NOTIFY lock, held through commit, costs)
 #   --json      also write the results as JSON (payonce-bench --pg-ceiling)
+#   --reuse     keep the database payonce_ceiling between calls (created and
+#               prefilled by the first), so a caller can measure one level at
+#               a time next to its own rows (payonce-bench does)
+#   --run-base N  first run number (identifiers of nonces, events and outbox
+#               rows are unique per run; callers using --reuse pass a new N)
 #
-# The database payonce_ceiling is created anew (dropped first) and dropped at
-# the end. Prints one line per level: clients, TPS, average latency.
+# Without --reuse the database payonce_ceiling is created anew (dropped first)
+# and dropped at the end. Prints one line per level: clients, TPS, average
+# latency.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,8 +43,10 @@ SECONDS_PER_LEVEL=10
 PAYMENTS=20000
 VARIANTS=per_callback,batch16
 JSON=""
+REUSE=false
+RUN_BASE=10
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -48,6 +56,8 @@ while [[ $# -gt 0 ]]; do
     --payments) PAYMENTS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
     --json) JSON=$2; shift 2 ;;
+    --reuse) REUSE=true; shift ;;
+    --run-base) RUN_BASE=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "pg_ceiling: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -59,7 +69,7 @@ PRIVATE_DIR=""
 NO_NOTIFY_SCRIPT=""
 cleanup() {
   [[ -n $NO_NOTIFY_SCRIPT ]] && rm -f "$NO_NOTIFY_SCRIPT"
-  if [[ -n $PORT ]]; then
+  if [[ -n $PORT && $REUSE == false ]]; then
     "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U payonce -d postgres \
       -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
   fi
@@ -78,10 +88,15 @@ if [[ -z $PORT ]]; then
 fi
 
 PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U payonce)
-"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-for f in "$ROOT"/migrations/payment/*.sql; do "${PSQL[@]}" -d "$DB" -f "$f"; done
-"${PSQL[@]}" -d "$DB" -v payments="$PAYMENTS" -f "$ROOT/bench/sql/prefill.sql"
-say "schema of migrations/payment applied, $PAYMENTS PENDING payments prefilled"
+EXISTS=$("${PSQL[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'")
+if [[ $REUSE == true && $EXISTS == 1 ]]; then
+  PAYMENTS=$("${PSQL[@]}" -d "$DB" -tAc "SELECT count(*) FROM payments")
+else
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" 2>/dev/null
+  for f in "$ROOT"/migrations/payment/*.sql; do "${PSQL[@]}" -d "$DB" -f "$f"; done
+  "${PSQL[@]}" -d "$DB" -v payments="$PAYMENTS" -f "$ROOT/bench/sql/prefill.sql"
+  say "schema of migrations/payment applied, $PAYMENTS PENDING payments prefilled"
+fi
 
 setting() { "${PSQL[@]}" -d "$DB" -tAc "SELECT setting || coalesce(' ' || unit, '') FROM pg_settings WHERE name = '$1'"; }
 PG_VERSION=$("${PSQL[@]}" -d "$DB" -tAc "SHOW server_version")
@@ -96,7 +111,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 IFS=, read -r -a LEVEL_LIST <<<"$LEVELS"
 IFS=, read -r -a VARIANT_LIST <<<"$VARIANTS"
 declare -A RESULTS=()
-RUN=10
+RUN=$RUN_BASE
 
 for variant in "${VARIANT_LIST[@]}"; do
   case $variant in
@@ -112,7 +127,6 @@ for variant in "${VARIANT_LIST[@]}"; do
   esac
   RESULTS[$variant]=""
   for clients in "${LEVEL_LIST[@]}"; do
-    RUN=$((RUN + 1))
     # Each client's share of the payments, a multiple of 16.
     per_client=$(((PAYMENTS / clients) / 16 * 16))
     if ((per_client < 16)); then
@@ -120,6 +134,7 @@ for variant in "${VARIANT_LIST[@]}"; do
       exit 2
     fi
     threads=$((clients < NPROC ? clients : NPROC))
+    RUN=$((RUN + 1))
     "${PSQL[@]}" -d "$DB" -c CHECKPOINT
     out=$("$PG_BIN/pgbench" -n -M extended -c "$clients" -j "$threads" -T "$SECONDS_PER_LEVEL" \
       -D run="$RUN" -D k=0 -D per_client="$per_client" -f "$script" \

@@ -70,7 +70,7 @@ std::string FirstLine(const std::string& path, const std::string& key) {
 void PrintRows(const json& mode, std::ostream& out) {
   out << Pad("scenario", 21) << Pad("C", 4) << Pad("calls", 7) << Pad("ok/s", 9) << Pad("p50 ms", 8)
       << Pad("p99 ms", 8) << Pad("p999 ms", 9) << Pad("pg tx/s", 9) << Pad("÷pg tx", 8)
-      << Pad("pg b16 cb/s", 12) << Pad("÷pg b16", 9) << "errors\n";
+      << Pad("pg b16 cb/s", 12) << Pad("÷pg b16", 9) << Pad("load1", 7) << "errors\n";
   for (const auto& row : mode["rows"]) {
     const json& lat = row["latency_ms"];
     out << Pad(row["scenario"].get<std::string>(), 21)
@@ -80,7 +80,8 @@ void PrintRows(const json& mode, std::ostream& out) {
         << Pad(Num(row.value("pgbench_tx_per_s", json())), 9)
         << Pad(Num(row.value("ratio_vs_pgbench_tx", json())), 8)
         << Pad(Num(row.value("pgbench_batch16_callbacks_per_s", json())), 12)
-        << Pad(Num(row.value("ratio_vs_pgbench_batch16", json())), 9) << ErrorsText(row["errors"])
+        << Pad(Num(row.value("ratio_vs_pgbench_batch16", json())), 9)
+        << Pad(row.value("load_before", std::string()).substr(0, 5), 7) << ErrorsText(row["errors"])
         << (row.value("truncated", false) ? " (cut short)" : "") << "\n";
   }
 }
@@ -133,6 +134,22 @@ void PrintWaits(const json& mode, std::ostream& out) {
   }
 }
 
+void PrintCeiling(const json& ceiling, const std::string& title, std::ostream& out) {
+  if (!ceiling.is_object() || !ceiling.contains("per_callback")) return;
+  out << title << "\n";
+  out << Pad("clients", 9) << Pad("per-callback tx/s", 19) << Pad("lat ms", 8)
+      << Pad("batch16 tx/s", 14) << Pad("batch16 cb/s", 14) << Pad("lat ms", 8) << "load\n";
+  for (const auto& level : ceiling["per_callback"]) {
+    const int c = level["clients"].get<int>();
+    const json* batch = FindLevel(ceiling, "batch16", c);
+    out << Pad(std::to_string(c), 9) << Pad(Num(level["tps"]), 19)
+        << Pad(Num(level["latency_avg_ms"]), 8) << Pad(batch ? Num((*batch)["tps"]) : "-", 14)
+        << Pad(batch ? Num((*batch)["callbacks_per_s"]) : "-", 14)
+        << Pad(batch ? Num((*batch)["latency_avg_ms"]) : "-", 8)
+        << level.value("load_before", ceiling.value("load_before", std::string())) << "\n";
+  }
+}
+
 }  // namespace
 
 json MachineInfo() {
@@ -167,9 +184,10 @@ json PgSettings(const std::string& dsn) {
 }
 
 void AttachCeiling(json& result) {
-  const json& ceiling = result.value("pg_ceiling", json());
-  if (!ceiling.is_object()) return;
+  const json global = result.value("pg_ceiling", json());
   for (auto& mode : result["modes"]) {
+    const json ceiling = mode.contains("pg_ceiling") ? mode["pg_ceiling"] : global;
+    if (!ceiling.is_object()) continue;
     for (auto& row : mode["rows"]) {
       if (row["scenario"] != "new callbacks") continue;
       const int c = row["concurrency"].get<int>();
@@ -204,23 +222,10 @@ void PrintReport(const json& result, std::ostream& out) {
     PrintMemory(mode.value("memory", json()), "memory over the whole mode", out);
     PrintMemory(mode.value("memory_at_half_rate", json()),
                 "memory during the half-rate relay-lag run", out);
+    PrintCeiling(mode.value("pg_ceiling", json()),
+                 "pgbench ceiling (bench/pg_ceiling.sh, run after each level's rows)", out);
   }
-  const json& ceiling = result.value("pg_ceiling", json());
-  if (ceiling.is_object()) {
-    out << "\n-- pgbench ceiling (bench/pg_ceiling.sh), load "
-        << ceiling.value("load_before", std::string()) << " -> "
-        << ceiling.value("load_after", std::string()) << "\n";
-    out << Pad("clients", 9) << Pad("per-callback tx/s", 19) << Pad("lat ms", 8)
-        << Pad("batch16 tx/s", 14) << Pad("batch16 cb/s", 14) << "lat ms\n";
-    for (const auto& level : ceiling.value("per_callback", json::array())) {
-      const int c = level["clients"].get<int>();
-      const json* batch = FindLevel(ceiling, "batch16", c);
-      out << Pad(std::to_string(c), 9) << Pad(Num(level["tps"]), 19)
-          << Pad(Num(level["latency_avg_ms"]), 8) << Pad(batch ? Num((*batch)["tps"]) : "-", 14)
-          << Pad(batch ? Num((*batch)["callbacks_per_s"]) : "-", 14)
-          << (batch ? Num((*batch)["latency_avg_ms"]) : "-") << "\n";
-    }
-  }
+  PrintCeiling(result.value("pg_ceiling", json()), "pgbench ceiling (--pg-ceiling file)", out);
   out.flush();
 }
 
