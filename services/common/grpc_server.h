@@ -17,7 +17,7 @@ namespace payonce {
 
 struct GrpcServerOptions {
   std::string listen_addr;
-  int max_threads = 64;
+  int max_threads = 256;
   std::chrono::milliseconds shutdown_grace{10000};
 };
 

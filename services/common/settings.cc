@@ -15,7 +15,8 @@ void AddCommonSettings(ConfigParser& p, CommonSettings& s, unsigned parts) {
     p.String("PAYONCE_GRPC_LISTEN_ADDR", &s.grpc_listen_addr, "host:port the gRPC server binds",
              checks::HostPort);
     p.Int("PAYONCE_GRPC_MAX_THREADS", &s.grpc_max_threads, 4, 4096,
-          "Upper bound of gRPC server threads");
+          "Upper bound of gRPC server threads: one per call in flight (synchronous server); "
+          "beyond it calls get RESOURCE_EXHAUSTED");
     p.Int("PAYONCE_SHUTDOWN_GRACE_MS", &s.shutdown_grace_ms, 0, 600000,
           "How long SIGTERM waits for in-flight calls before cancelling them");
   }

@@ -23,7 +23,7 @@ struct CommonSettings {
   int64_t db_acquire_timeout_ms = 2000;
   int64_t db_statement_timeout_ms = 5000;
   int64_t db_startup_timeout_ms = 30000;
-  int64_t grpc_max_threads = 64;
+  int64_t grpc_max_threads = 256;
   int64_t shutdown_grace_ms = 10000;
 };
 
