@@ -1,8 +1,10 @@
 #include "bench/bench_stack.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <stdexcept>
 
@@ -62,6 +64,22 @@ std::unique_ptr<BenchTarget> BenchTarget::External(TargetInfo info) {
   std::unique_ptr<BenchTarget> t(new BenchTarget());
   t->info_ = std::move(info);
   return t;
+}
+
+std::map<std::string, std::string> BenchTarget::BinaryVersions() const {
+  std::map<std::string, std::string> out;
+  for (const char* relative :
+       {"services/order/order-service", "services/payment/payment-service",
+        "services/provider_sandbox/provider-sandbox", "services/outbox_relay/outbox-relay"}) {
+    const std::string path = testing::BinaryPath(relative);
+    struct stat st {};
+    char when[32] = "missing";
+    if (stat(path.c_str(), &st) == 0) {
+      std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&st.st_mtime));
+    }
+    out[path] = when;
+  }
+  return out;
 }
 
 void BenchTarget::StopServices() { stack_.reset(); }

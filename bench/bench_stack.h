@@ -52,6 +52,9 @@ class BenchTarget {
   bool own() const { return servers_ != nullptr; }
   // Stops the services (SIGTERM, drain) and leaves PostgreSQL running.
   void StopServices();
+  // Each service binary started: {"path", "modified"} (the build folder is
+  // shared, so a run records which build it measured).
+  std::map<std::string, std::string> BinaryVersions() const;
   // Runs one SQL statement on a database of the own stack ("payment").
   void Exec(const std::string& database, const std::string& sql) const;
 
