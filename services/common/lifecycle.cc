@@ -3,6 +3,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
+#include <memory>
+#include <thread>
+
 namespace payonce {
 namespace {
 sigset_t ShutdownSignals() {
@@ -26,6 +30,30 @@ int WaitForShutdownSignal() {
   while (sigwait(&set, &sig) != 0) {
   }
   return sig;
+}
+
+void DrainWithin(Logger& log, std::chrono::milliseconds grace, const std::function<void()>& drain,
+                 const std::function<void()>& abort, std::chrono::milliseconds after_abort) {
+  // Shared with the drain thread, which outlives this call if it never ends.
+  auto done = std::make_shared<StopFlag>();
+  std::thread drainer([done, &drain] {
+    drain();
+    done->Stop();
+  });
+  if (done->WaitFor(grace)) {
+    drainer.join();
+    return;
+  }
+  log.Warn("drain grace period over; aborting the work still in flight",
+           {{"grace_ms", grace.count()}});
+  abort();
+  if (done->WaitFor(after_abort)) {
+    drainer.join();
+    return;
+  }
+  log.Error("drain still stuck after aborting the work in flight; exiting without it",
+            {{"waited_ms", (grace + after_abort).count()}, {"exit_code", 1}});
+  std::_Exit(1);
 }
 
 void StopFlag::Stop() {

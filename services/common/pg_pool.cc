@@ -1,9 +1,23 @@
 #include "services/common/pg_pool.h"
 
+#include <sys/socket.h>
+
 #include <string>
 
 namespace payonce {
 namespace {
+
+// pqxx 6 silently reconnects a connection that broke, on its next use. That
+// loses the session settings made in Connect(), opens a socket AbortInFlight
+// does not know, and, with the database frozen, blocks in the reconnect (a
+// rollback after a broken call would wait connect_timeout). The pool replaces
+// broken connections itself, so a broken connection must just fail.
+void DisableSilentReconnect(pqxx::connection& conn) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  conn.inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+}
 
 // Adds connect_timeout to a key=value or URI connection string.
 std::string WithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout) {
@@ -70,29 +84,48 @@ PgPool::~PgPool() = default;
 
 std::unique_ptr<pqxx::connection> PgPool::Connect() {
   auto conn = std::make_unique<pqxx::connection>(dsn_);
-  {
+  DisableSilentReconnect(*conn);
+  if (!Track(*conn)) throw pqxx::broken_connection("database calls aborted: shutting down");
+  try {
     pqxx::nontransaction tx(*conn);
     tx.exec("SET statement_timeout = " + std::to_string(options_.statement_timeout.count()));
     tx.exec("SET idle_in_transaction_session_timeout = " +
             std::to_string(4 * options_.statement_timeout.count()));
+    if (on_connect_) on_connect_(*conn);
+  } catch (...) {
+    Untrack(conn.get());
+    throw;
   }
-  if (on_connect_) on_connect_(*conn);
   return conn;
+}
+
+bool PgPool::Track(const pqxx::connection& conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (aborted_) return false;
+  leased_[&conn] = conn.sock();
+  return true;
+}
+
+void PgPool::Untrack(const pqxx::connection* conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  leased_.erase(conn);
 }
 
 absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   std::unique_lock<std::mutex> lock(mu_);
   const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
-  while (idle_.empty() && open_ >= options_.size) {
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+  while (!aborted_ && idle_.empty() && open_ >= options_.size) {
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && !aborted_ && idle_.empty() &&
         open_ >= options_.size) {
       return absl::UnavailableError("database pool exhausted: no connection within " +
                                     std::to_string(options_.acquire_timeout.count()) + " ms");
     }
   }
+  if (aborted_) return absl::UnavailableError("database calls aborted: shutting down");
   if (!idle_.empty()) {
     Lease lease{std::move(idle_.back())};
     idle_.pop_back();
+    leased_[lease.conn.get()] = lease.conn->sock();
     return lease;
   }
   ++open_;
@@ -114,6 +147,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
 void PgPool::Release(std::unique_ptr<pqxx::connection> conn, bool broken) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    leased_.erase(conn.get());
     if (broken || conn == nullptr || !conn->is_open()) {
       --open_;
       if (broken) {
@@ -137,6 +171,21 @@ absl::Status PgPool::Ping() {
     tx.exec("SELECT 1");
     return absl::OkStatus();
   });
+}
+
+void PgPool::AbortInFlight() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!aborted_) log_.Warn("aborting database calls in flight", {{"in_flight", leased_.size()}});
+    aborted_ = true;
+    // libpq closes a leased connection's socket only after an error on it,
+    // and its caller then releases it as broken; in between, the number could
+    // be another socket's of this process, which is shutting down anyway.
+    for (const auto& [conn, socket] : leased_) {
+      if (socket >= 0) ::shutdown(socket, SHUT_RDWR);
+    }
+  }
+  cv_.notify_all();
 }
 
 int PgPool::OpenConnections() const {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -79,13 +80,25 @@ class PgPool {
   // Connections currently open (idle + leased).
   int OpenConnections() const;
 
+  // For the end of a shutdown drain: makes every call in flight fail now
+  // (UNAVAILABLE) by shutting down its connection's socket, and every later
+  // call at once. libpq has no client-side timeout, so a call waiting on a
+  // server that does not answer (stopped, frozen) would otherwise wait
+  // forever; the server rolls back whatever such a call had not committed.
+  void AbortInFlight();
+
  private:
   struct Lease {
     std::unique_ptr<pqxx::connection> conn;
   };
   absl::StatusOr<Lease> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn, bool broken);
+  // Opens a connection (bounded by connect_timeout) and prepares its session;
+  // the session setup is already abortable.
   std::unique_ptr<pqxx::connection> Connect();
+  // Records a connection as leased, with its socket; false once aborted.
+  bool Track(const pqxx::connection& conn);
+  void Untrack(const pqxx::connection* conn);
   static bool IsBroken(std::exception_ptr error);
   static absl::Status StatusOf(const absl::Status& s) { return s; }
   template <class T>
@@ -100,7 +113,10 @@ class PgPool {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  // Leased connections and their sockets, for AbortInFlight.
+  std::map<const pqxx::connection*, int> leased_;
   int open_ = 0;
+  bool aborted_ = false;
 };
 
 }  // namespace payonce

@@ -17,8 +17,11 @@ void AddCommonSettings(ConfigParser& p, CommonSettings& s, unsigned parts) {
     p.Int("PAYONCE_GRPC_MAX_THREADS", &s.grpc_max_threads, 4, 4096,
           "Upper bound of gRPC server threads: one per call in flight (synchronous server); "
           "beyond it calls get RESOURCE_EXHAUSTED");
+  }
+  if (parts & (kGrpcServer | kDrain)) {
     p.Int("PAYONCE_SHUTDOWN_GRACE_MS", &s.shutdown_grace_ms, 0, 600000,
-          "How long SIGTERM waits for in-flight calls before cancelling them");
+          "How long SIGTERM waits for in-flight work (calls, deliveries, database queries) "
+          "before cancelling it");
   }
   if (parts & kDatabase) {
     p.String("PAYONCE_DATABASE_URL", &s.database_url,

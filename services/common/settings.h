@@ -27,8 +27,9 @@ struct CommonSettings {
   int64_t shutdown_grace_ms = 10000;
 };
 
-// Which common settings a process uses.
-enum CommonParts : unsigned { kGrpcServer = 1, kDatabase = 2 };
+// Which common settings a process uses. kGrpcServer implies kDrain (the
+// shutdown grace period); a worker without a gRPC server asks for it alone.
+enum CommonParts : unsigned { kGrpcServer = 1, kDatabase = 2, kDrain = 4 };
 
 // Declares the common settings on `parser` (defaults already in `s`).
 void AddCommonSettings(ConfigParser& parser, CommonSettings& s, unsigned parts);

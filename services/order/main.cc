@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
            {{"grpc", settings.grpc_listen_addr}, {"metrics", settings.metrics_listen_addr}});
   const int sig = WaitForShutdownSignal();
   log.Info("shutting down", {{"signal", sig}});
-  server.Shutdown();
+  DrainWithin(
+      log, std::chrono::milliseconds(settings.shutdown_grace_ms), [&] { server.Shutdown(); },
+      [&] { pool.AbortInFlight(); });
   log.Info("order-service stopped");
   return 0;
 }

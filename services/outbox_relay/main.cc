@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   ConfigParser parser("outbox-relay",
                       "PayOnce outbox relay: delivers payment outcomes from the payment outbox "
                       "to payonce.order.v1.OrderService.ApplyPaymentEvent");
-  AddCommonSettings(parser, settings, kDatabase);
+  AddCommonSettings(parser, settings, kDatabase | kDrain);
   AddRelaySettings(parser, relay_settings);
   parser.ParseOrExit(argc, argv);
 
@@ -151,8 +151,13 @@ int main(int argc, char** argv) {
                                   {"metrics", settings.metrics_listen_addr}});
   const int sig = WaitForShutdownSignal();
   log.Info("shutting down; finishing deliveries in flight", {{"signal", sig}});
-  stop.Stop();
-  worker.join();
+  DrainWithin(
+      log, std::chrono::milliseconds(settings.shutdown_grace_ms),
+      [&] {
+        stop.Stop();
+        worker.join();
+      },
+      [&] { pool.AbortInFlight(); });
   log.Info("outbox-relay stopped");
   return 0;
 }

@@ -159,9 +159,14 @@ int main(int argc, char** argv) {
                                       {"seed_fixed", sandbox.seed != 0}});
   const int sig = WaitForShutdownSignal();
   log.Info("shutting down", {{"signal", sig}});
-  stop.Stop();
-  loop.Join();
-  server.Shutdown();
+  DrainWithin(
+      log, std::chrono::milliseconds(settings.shutdown_grace_ms),
+      [&] {
+        stop.Stop();
+        server.Shutdown();
+        loop.Join();
+      },
+      [&] { pool.AbortInFlight(); });
   log.Info("provider-sandbox stopped");
   return 0;
 }

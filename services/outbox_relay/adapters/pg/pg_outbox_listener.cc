@@ -1,5 +1,7 @@
 #include "services/outbox_relay/adapters/pg/pg_outbox_listener.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <pqxx/pqxx>
 #include <thread>
@@ -49,6 +51,14 @@ class PgOutboxListener::Session {
  public:
   Session(const std::string& dsn, Logger& log)
       : conn_(WithConnectTimeout(dsn)), notices_(conn_, log), receiver_(conn_) {}
+  // Ends the session without a round trip: the receiver's destructor sends
+  // UNLISTEN and waits for the answer, forever if the server is frozen. The
+  // server forgets a closed session's LISTENs by itself.
+  ~Session() {
+    if (const int socket = conn_.sock(); socket >= 0) ::shutdown(socket, SHUT_RDWR);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   pqxx::connection& conn() { return conn_; }
 
