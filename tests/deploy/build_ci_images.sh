@@ -123,7 +123,7 @@ build_lookalike() {
 }
 
 main() {
-  deploy_install_packages
+  deploy_require_packages
   deploy_podman_env
   local t0=$SECONDS
   build_base_image

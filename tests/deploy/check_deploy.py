@@ -11,6 +11,7 @@ Needs PyYAML (Debian: python3-yaml).
 import json
 import pathlib
 import re
+import shlex
 import sys
 
 import yaml
@@ -303,17 +304,41 @@ def runtime_stage(repo):
         yield "the runtime stages differ: copy the one of deploy/docker/Dockerfile"
 
 
+def bash_array(text, name):
+    """The words of the bash array NAME=( ... ) in TEXT, comments removed."""
+    m = re.search(r"^%s=\((.*?)\n\)" % name, text, re.S | re.M)
+    if not m:
+        raise ValueError(f"no array {name}")
+    return shlex.split(re.sub(r"#[^\n]*", "", m.group(1)))
+
+
+def setup_packages(repo):
+    return set(bash_array((repo / "scripts/setup").read_text(), "PACKAGES"))
+
+
 @rule("the image's build packages are packages of scripts/setup")
 def build_packages(repo):
-    setup = (repo / "scripts/setup").read_text()
-    m = re.search(r"PACKAGES=\((.*?)\n\)", setup, re.S)
-    listed = set(re.sub(r"#[^\n]*", "", m.group(1)).split())
+    listed = setup_packages(repo)
     docker = (repo / "deploy/docker/Dockerfile").read_text()
     build = docker[docker.index("AS build"):docker.index("AS runtime")]
     m = re.search(r"apt-get install -y --no-install-recommends(.*?)&&", build, re.S)
     wanted = set(m.group(1).replace("\\", " ").split())
     for p in sorted(wanted - listed):
         yield f"{p} is installed by the Dockerfile's build stage but not by scripts/setup"
+
+
+@rule("scripts/setup installs what the deploy tests need")
+def deploy_test_packages(repo):
+    listed = setup_packages(repo)
+    podman_lib = (repo / "tests/deploy/lib/podman.sh").read_text()
+    for p in bash_array(podman_lib, "DEPLOY_PACKAGES") + ["python3-yaml"]:
+        if p not in listed:
+            yield f"{p} is needed by tests/deploy but not in scripts/setup's PACKAGES"
+    commands = [pair.split()[0] for pair in
+                bash_array((repo / "scripts/setup").read_text(), "COMMAND_PACKAGES")]
+    for c in ("node", "npm"):
+        if c not in commands:
+            yield f"{c} (validate_manifests.sh) is not in scripts/setup's COMMAND_PACKAGES"
 
 
 def compose_doc(repo):
@@ -451,6 +476,7 @@ def main(argv):
     monitoring(prod, repo)
     runtime_stage(repo)
     build_packages(repo)
+    deploy_test_packages(repo)
     compose_services(repo)
     compose_ports(repo)
     compose_scrape(repo, prod)

@@ -5,8 +5,9 @@
 #
 # As root, on Debian 12, with the project built in BUILD_DIR. No container
 # registry is reachable, so the engine and every image come from here:
-#  1. Debian packages: podman (runc, netavark) and docker-compose 1.29, which
-#     drives podman through its Docker API socket; debootstrap.
+#  1. Debian packages, installed by scripts/setup and checked here: podman
+#     (runc, netavark) and docker-compose 1.29, which drives podman through its
+#     Docker API socket; debootstrap.
 #  2. tests/deploy/build_ci_images.sh: debian:bookworm-slim (debootstrap),
 #     look-alikes of postgres:15 and redis:7, a Prometheus image.
 #  3. The PayOnce image from BUILD_DIR's binaries (deploy/docker/Dockerfile.prebuilt).
@@ -373,7 +374,7 @@ main() {
   fi
   [[ -x $CLI ]] || abort "CLI not built: $CLI"
 
-  deploy_install_packages || abort "install packages"
+  deploy_require_packages || abort "packages (scripts/setup installs them)"
   deploy_podman_env
   remove_stale_projects
   phase_done "packages"

@@ -71,20 +71,15 @@ summary() {
   [[ $failed -eq 0 && $passed -gt 0 ]]
 }
 
+# Node.js, npm and PyYAML come from scripts/setup; this only checks for them.
 prerequisites() {
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "node and npm are needed (Node.js >= 18)" >&2
+  local missing=()
+  command -v node >/dev/null || missing+=("node (Debian package nodejs)")
+  command -v npm >/dev/null || missing+=("npm (Debian package npm)")
+  "$PYTHON" -c 'import yaml' 2>/dev/null || missing+=("PyYAML for $PYTHON (Debian package python3-yaml)")
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "missing: ${missing[*]}; scripts/setup installs them" >&2
     return 1
-  fi
-  if ! "$PYTHON" -c 'import yaml' 2>/dev/null; then
-    if [[ $(id -u) -eq 0 ]]; then
-      DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 install -y \
-        --no-install-recommends python3-yaml </dev/null >/dev/null ||
-        { apt-get -q update </dev/null >/dev/null &&
-          DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 install -y \
-            --no-install-recommends python3-yaml </dev/null >/dev/null; }
-    fi
-    "$PYTHON" -c 'import yaml' 2>/dev/null || { echo "PyYAML is needed: apt-get install python3-yaml" >&2; return 1; }
   fi
   local stamp=$HERE/node_modules/.payonce-lock.sha256 want
   want=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
