@@ -3,20 +3,9 @@
 #include <string>
 
 #include "services/common/domain/money.h"
+#include "services/common/domain/text.h"
 
 namespace payonce::order {
-namespace {
-
-absl::Status RequireId(std::string_view field, std::string_view value) {
-  if (value.empty()) return absl::InvalidArgumentError(std::string(field) + " is required");
-  if (value.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError(std::string(field) + " must be at most " +
-                                      std::to_string(kMaxIdLength) + " characters");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 std::string_view ToString(OrderStatus status) {
   switch (status) {
@@ -52,8 +41,8 @@ std::string_view ToString(ApplyOutcome outcome) {
 }
 
 absl::Status ValidateOrderRequest(const OrderRequest& request) {
-  if (auto s = RequireId("request_id", request.request_id); !s.ok()) return s;
-  if (auto s = RequireId("customer_id", request.customer_id); !s.ok()) return s;
+  if (auto s = RequireText("request_id", request.request_id); !s.ok()) return s;
+  if (auto s = RequireText("customer_id", request.customer_id); !s.ok()) return s;
   if (auto s = ValidateMoney(request.amount_minor, request.currency); !s.ok()) return s;
   if (request.description.size() > kMaxDescriptionLength) {
     return absl::InvalidArgumentError("description must be at most " +

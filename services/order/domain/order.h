@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/common/domain/text.h"
 
 namespace payonce::order {
 
@@ -39,7 +40,6 @@ struct Order {
   int64_t updated_at_us = 0;
 };
 
-inline constexpr size_t kMaxIdLength = 128;
 inline constexpr size_t kMaxDescriptionLength = 1000;
 inline constexpr size_t kMaxReasonLength = 1000;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "services/common/domain/money.h"
+#include "services/common/domain/text.h"
 
 namespace payonce::payment {
 namespace {
@@ -19,15 +20,6 @@ std::string Sha256Hex(const std::string& data) {
     out += kHex[b & 0x0F];
   }
   return out;
-}
-
-absl::Status RequireText(std::string_view field, const std::string& value, size_t max = 128) {
-  if (value.empty()) return absl::InvalidArgumentError(std::string(field) + " is required");
-  if (value.size() > max) {
-    return absl::InvalidArgumentError(std::string(field) + " must be at most " +
-                                      std::to_string(max) + " characters");
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace

@@ -1,18 +1,8 @@
 #include "services/provider_sandbox/domain/ledger.h"
 
+#include "services/common/domain/text.h"
+
 namespace payonce::provider {
-namespace {
-
-absl::Status RequireId(std::string_view field, std::string_view value) {
-  if (value.empty()) return absl::InvalidArgumentError(std::string(field) + " is required");
-  if (value.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError(std::string(field) + " must be at most " +
-                                      std::to_string(kMaxIdLength) + " characters");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 std::string_view ToString(CaptureStatus status) {
   switch (status) {
@@ -56,7 +46,7 @@ bool IsCurrencyCode(std::string_view code) {
 bool MovedMoney(const Capture& capture) { return capture.status != CaptureStatus::kFailed; }
 
 absl::Status ValidateDebitRequest(const DebitRequest& request) {
-  if (auto s = RequireId("merchant_payment_id", request.merchant_payment_id); !s.ok()) return s;
+  if (auto s = RequireText("merchant_payment_id", request.merchant_payment_id); !s.ok()) return s;
   if (request.amount_minor <= 0) {
     return absl::InvalidArgumentError("amount_minor must be > 0 (integer minor units), got " +
                                       std::to_string(request.amount_minor));
@@ -79,8 +69,8 @@ absl::Status CheckRepeatDebit(const DebitRecord& existing, const DebitRequest& r
 }
 
 absl::Status ValidateRefundRequest(const RefundRequest& request) {
-  if (auto s = RequireId("provider_txn_id", request.provider_txn_id); !s.ok()) return s;
-  return RequireId("idempotency_key", request.idempotency_key);
+  if (auto s = RequireText("provider_txn_id", request.provider_txn_id); !s.ok()) return s;
+  return RequireText("idempotency_key", request.idempotency_key);
 }
 
 absl::Status CheckRefundReplay(const Refund& existing, const RefundRequest& request) {

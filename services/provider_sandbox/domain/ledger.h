@@ -9,10 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/common/domain/text.h"
 
 namespace payonce::provider {
-
-inline constexpr size_t kMaxIdLength = 128;
 
 // Where a capture stands. A capture is made SUCCEEDED (money moved) or FAILED
 // (declined); only a refund moves SUCCEEDED to REFUNDED.

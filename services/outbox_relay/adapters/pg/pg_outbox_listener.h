@@ -8,14 +8,11 @@
 #include <string>
 
 #include "services/common/log.h"
+#include "services/common/outbox_channel.h"
 #include "services/outbox_relay/app/relay_loop.h"
 #include "services/outbox_relay/domain/retry_policy.h"
 
 namespace payonce::relay {
-
-// The channel of `NOTIFY payonce_outbox`, sent in the transaction that
-// writes an outbox row (payment service) or retries a dead letter.
-inline constexpr const char* kOutboxChannel = "payonce_outbox";
 
 class PgOutboxListener final : public OutboxWakeup {
  public:

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "services/payment/adapters/pg/pg_payment_rows.h"
+
 namespace payonce::payment {
 namespace {
 
@@ -38,7 +40,6 @@ constexpr const char* kSelectByEventId =
     "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE event_id = $1";
 
 // The channel the outbox relay LISTENs on; delivered at commit.
-constexpr const char* kNotifyOutbox = "SELECT pg_notify('payonce_outbox', '')";
 
 #undef OUTBOX_COLUMNS
 
@@ -96,7 +97,7 @@ absl::StatusOr<DeadLetterRetry> PgOutboxAdminStore::RetryDeadLetter(const std::s
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<DeadLetterRetry> {
     const auto retried = tx.exec_params(kRetryDeadLetter, event_id);
     if (!retried.empty()) {
-      tx.exec(kNotifyOutbox);
+      NotifyOutboxRelay(tx);
       return DeadLetterRetry{RecordFromRow(retried[0]), true};
     }
     // Not a dead letter (any more): answer the row as it is. A concurrent

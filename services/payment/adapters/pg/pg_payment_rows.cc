@@ -1,5 +1,7 @@
 #include "services/payment/adapters/pg/pg_payment_rows.h"
 
+#include "services/common/outbox_channel.h"
+
 namespace payonce::payment {
 namespace {
 
@@ -28,8 +30,6 @@ constexpr const char* kInsertOutbox =
     "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, "
     "CASE WHEN $7::bigint > 0 THEN timestamptz 'epoch' + $7::bigint * interval '1 millisecond' "
     "ELSE clock_timestamp() END)";
-
-constexpr const char* kNotifyOutbox = "SELECT pg_notify('payonce_outbox', '')";
 
 // Capture-level kinds are unique per capture (index anomalies_once_per_capture).
 constexpr const char* kInsertAnomaly =
@@ -84,12 +84,16 @@ void AppendPaymentHistory(pqxx::work& tx, const std::string& payment_id, const s
   tx.exec_params(kInsertHistory, payment_id, source, old_status, new_status, event_id, detail);
 }
 
+void NotifyOutboxRelay(pqxx::work& tx) {
+  tx.exec_params("SELECT pg_notify($1, '')", std::string(kOutboxChannel));
+}
+
 void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& payment,
                   PaymentStatus status, int64_t occurred_at_unix_ms) {
   tx.exec_params(kInsertOutbox, event_id, payment.payment_id, payment.order_id,
                  std::string(ToString(status)), payment.amount_minor, payment.currency,
                  occurred_at_unix_ms);
-  tx.exec(kNotifyOutbox);
+  NotifyOutboxRelay(tx);
 }
 
 AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, EvidenceRank current_rank,

@@ -48,6 +48,9 @@ void AppendPaymentHistory(pqxx::work& tx, const std::string& payment_id, const s
                           const std::string& old_status, const std::string& new_status,
                           const std::string& event_id, const std::string& detail);
 
+// Wakes the outbox relay when the transaction commits (NOTIFY kOutboxChannel).
+void NotifyOutboxRelay(pqxx::work& tx);
+
 // Inserts one outbox row and wakes the relay.
 void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& payment,
                   PaymentStatus status, int64_t occurred_at_unix_ms);

@@ -144,8 +144,6 @@ constexpr const char* kInsertCallbacks =
     "outcome) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
     "$6::text[])";
 
-constexpr const char* kNotifyOutboxBatch = "SELECT pg_notify('payonce_outbox', '')";
-
 // Columns of a batch statement, one vector per array parameter.
 struct TextColumns {
   explicit TextColumns(size_t n) : columns(n) {}
@@ -516,7 +514,7 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     tx.exec_params(kInsertOutboxRows, outbox_text[0], outbox_text[1], outbox_text[2],
                    outbox_text[3], PgArrayLiteral(outbox_amounts), outbox_currency[0],
                    PgArrayLiteral(outbox_occurred));
-    tx.exec(kNotifyOutboxBatch);
+    NotifyOutboxRelay(tx);
   }
   if (!anomalies.empty()) {
     tx.exec_params(kInsertAnomalies, anomalies[0], anomalies[1], anomalies[2], anomalies[3],

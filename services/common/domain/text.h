@@ -1,0 +1,20 @@
+// Checks of required text fields shared by every service's request
+// validation. Pure: no I/O.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace payonce {
+
+// Identifiers and keys are at most this long unless a field says otherwise.
+inline constexpr size_t kMaxIdLength = 128;
+
+// INVALID_ARGUMENT naming `field` when `value` is empty or longer than
+// `max_length` characters.
+absl::Status RequireText(std::string_view field, std::string_view value,
+                         size_t max_length = kMaxIdLength);
+
+}  // namespace payonce
