@@ -54,6 +54,7 @@ struct Options {
   int call_timeout_ms = 10000;
   bool skip_duplicates = false;
   std::string report_from;
+  std::vector<std::string> compare;
   // An external stack.
   TargetInfo external;
   std::vector<std::string> pids;
@@ -181,7 +182,7 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
   MemorySampler memory(info.processes, info.postmaster);
   std::unique_ptr<PgWaitSampler> waits;
   if (!info.payment_dsn.empty()) waits = std::make_unique<PgWaitSampler>(info.payment_dsn);
-  auto take_waits = [&] { return waits ? waits->Take() : json::array(); };
+  auto take_waits = [&] { return waits ? waits->Take() : json::object(); };
   const auto lag_timeout = std::chrono::seconds(o.lag_timeout_s);
 
   if (o.warmup > 0) {
@@ -346,6 +347,8 @@ int Main(int argc, char** argv) {
   app.add_option("--lag-timeout-s", o.lag_timeout_s, "Longest wait for orders to become PAID");
   app.add_option("--call-timeout-ms", o.call_timeout_ms, "Deadline of every call");
   app.add_flag("--skip-duplicates", o.skip_duplicates, "No duplicate-callback rows");
+  app.add_option("--compare", o.compare,
+                 "Compare earlier runs' --json files (rates, ratios, spread) and exit");
   app.add_option("--report", o.report_from,
                  "Print the tables of an earlier run's --json file and exit (runs nothing)");
   app.add_option("--order-addr", o.external.order_addr, "External stack: order-service");
@@ -363,6 +366,15 @@ int Main(int argc, char** argv) {
                  "pg_ceiling.sh runs next to each level");
   CLI11_PARSE(app, argc, argv);
 
+  if (!o.compare.empty()) {
+    std::vector<json> runs;
+    for (const auto& path : o.compare) {
+      runs.push_back(ReadJsonFile(path));
+      AttachCeiling(runs.back());
+    }
+    PrintComparison(runs, std::cout);
+    return 0;
+  }
   if (!o.report_from.empty()) {
     json earlier = ReadJsonFile(o.report_from);
     AttachCeiling(earlier);

@@ -24,17 +24,21 @@ class PgWaitSampler {
   PgWaitSampler(const PgWaitSampler&) = delete;
   PgWaitSampler& operator=(const PgWaitSampler&) = delete;
 
-  // Average number of processes in each state since the last Take(), most
-  // frequent first: [{"state", "avg_processes"}]. Starts a new window.
+  // Average number of processes in each state, and of active client
+  // backends running each statement, since the last Take(), most frequent
+  // first: {"states": [{"state", "avg_processes"}], "statements":
+  // [{"statement", "avg_processes"}]}. Starts a new window.
   nlohmann::json Take();
 
  private:
   void Loop();
+  nlohmann::json Averages(const std::map<std::string, int64_t>& counts, const char* label) const;
 
   std::string dsn_;
   std::chrono::milliseconds interval_;
   std::mutex mu_;
   std::map<std::string, int64_t> counts_;
+  std::map<std::string, int64_t> statement_counts_;
   int64_t samples_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;

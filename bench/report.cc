@@ -2,8 +2,11 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -114,23 +117,39 @@ void PrintMemory(const json& memory, const std::string& title, std::ostream& out
   }
 }
 
+// The top `n` items of a sampled list as "name avg, ...".
+std::string Top(const json& items, const char* label, size_t n) {
+  std::string line;
+  size_t shown = 0;
+  for (const auto& item : items) {
+    if (shown++ == n) break;
+    if (shown > 1) line += ", ";
+    line += item[label].get<std::string>() + " " + Num(item["avg_processes"]);
+  }
+  return line;
+}
+
 void PrintWaits(const json& mode, std::ostream& out) {
   bool header = false;
   for (const auto& row : mode["rows"]) {
-    if (!row.contains("pg_waits") || row["pg_waits"].empty()) continue;
+    json waits = row.value("pg_waits", json::object());
+    if (waits.is_array()) waits = json{{"states", waits}};  // runs before statements were sampled
+    if (!waits.is_object() || !waits.contains("states") || waits["states"].empty()) continue;
     if (!header) {
-      out << "PostgreSQL processes by state (average count while the row ran; top 4)\n";
+      out << "PostgreSQL processes by state, and active statements (average count while the row "
+             "ran)\n";
       header = true;
     }
-    std::string line = "  " + row["scenario"].get<std::string>() +
-                       " C=" + std::to_string(row["concurrency"].get<int>()) + ": ";
-    size_t shown = 0;
-    for (const auto& w : row["pg_waits"]) {
-      if (shown++ == 4) break;
-      if (shown > 1) line += ", ";
-      line += w["state"].get<std::string>() + " " + Num(w["avg_processes"]);
+    const std::string name =
+        row["scenario"].get<std::string>() + " C=" + std::to_string(row["concurrency"].get<int>());
+    out << "  " << name << ": " << Top(waits["states"], "state", 4) << "\n";
+    if (row["scenario"] != "CreatePayment") {
+      for (const auto& s : waits.value("statements", json::array())) {
+        if (s["avg_processes"].get<double>() < 0.05) break;
+        out << "      " << Num(s["avg_processes"]) << "  " << s["statement"].get<std::string>()
+            << "\n";
+      }
     }
-    out << line << "\n";
   }
 }
 
@@ -227,6 +246,58 @@ void PrintReport(const json& result, std::ostream& out) {
   }
   PrintCeiling(result.value("pg_ceiling", json()), "pgbench ceiling (--pg-ceiling file)", out);
   out.flush();
+}
+
+void PrintComparison(const std::vector<json>& runs, std::ostream& out) {
+  struct Series {
+    std::vector<double> rate;
+    std::vector<double> ratio;
+  };
+  // (mode, scenario, concurrency) in first-seen order.
+  std::vector<std::string> keys;
+  std::map<std::string, Series> series;
+  for (const auto& run : runs) {
+    for (const auto& mode : run["modes"]) {
+      for (const auto& row : mode["rows"]) {
+        const std::string key = mode["group_commit"].get<std::string>() + "|" +
+                                row["scenario"].get<std::string>() + "|" +
+                                std::to_string(row["concurrency"].get<int>());
+        if (!series.count(key)) keys.push_back(key);
+        series[key].rate.push_back(row["rate_per_s"].get<double>());
+        if (row.contains("ratio_vs_pgbench_tx")) {
+          series[key].ratio.push_back(row["ratio_vs_pgbench_tx"].get<double>());
+        }
+      }
+    }
+  }
+  // The largest deviation of a run from the mean, in % of the mean ("±x%").
+  auto spread = [](const std::vector<double>& v) -> json {
+    if (v.size() < 2) return json();
+    double mean = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    double worst = 0;
+    for (double x : v) worst = std::max(worst, std::abs(x - mean));
+    return mean > 0 ? json(worst / mean * 100.0) : json();
+  };
+  auto list = [](const std::vector<double>& v) {
+    std::string s;
+    for (double x : v) {
+      if (!s.empty()) s += " / ";
+      s += Num(x);
+    }
+    return s.empty() ? std::string("-") : s;
+  };
+  out << Pad("gc", 4) << Pad("scenario", 21) << Pad("C", 5) << Pad("ok/s per run", 26)
+      << Pad("±% of mean", 12) << Pad("÷pg tx per run", 22) << "±% of mean\n";
+  for (const auto& key : keys) {
+    const auto a = key.find('|');
+    const auto b = key.find('|', a + 1);
+    const Series& s = series[key];
+    out << Pad(key.substr(0, a), 4) << Pad(key.substr(a + 1, b - a - 1), 21)
+        << Pad(key.substr(b + 1), 5) << Pad(list(s.rate), 26) << Pad(Num(spread(s.rate)), 12)
+        << Pad(list(s.ratio), 22) << Num(spread(s.ratio)) << "\n";
+  }
 }
 
 }  // namespace payonce::bench

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace payonce::bench {
 
@@ -24,5 +25,11 @@ void AttachCeiling(nlohmann::json& result);
 
 // The tables: rows per mode, relay lag, memory, wait events, ceiling.
 void PrintReport(const nlohmann::json& result, std::ostream& out);
+
+// Compares runs (their --json documents): per mode, scenario and
+// concurrency, each run's rate and PayOnce ÷ pgbench, and the spread
+// (largest deviation of a run from the mean, in %) the reproducibility
+// criterion (±15%) is about.
+void PrintComparison(const std::vector<nlohmann::json>& runs, std::ostream& out);
 
 }  // namespace payonce::bench
