@@ -137,7 +137,7 @@ for variant in "${VARIANT_LIST[@]}"; do
     RUN=$((RUN + 1))
     "${PSQL[@]}" -d "$DB" -c CHECKPOINT
     out=$("$PG_BIN/pgbench" -n -M extended -c "$clients" -j "$threads" -T "$SECONDS_PER_LEVEL" \
-      -D run="$RUN" -D k=0 -D per_client="$per_client" -f "$script" \
+      -D run="$RUN" -D k=0 -D per_client="$per_client" -D channel=payonce_outbox -f "$script" \
       -h 127.0.0.1 -p "$PORT" -U payonce "$DB" 2>&1) || {
       echo "$out" >&2
       exit 1

@@ -2,7 +2,7 @@
 -- path does it (PgPaymentStore::ApplyCallback + ApplyEvidenceInTx): the same
 -- statements in the same order, one transaction per callback.
 -- Variables (pg_ceiling.sh sets them): run, k (0), per_client (payments per
--- client). Payment number pidx is this client's next payment (wrapping);
+-- client), channel (the outbox NOTIFY channel). Payment number pidx is this client's next payment (wrapping);
 -- uid is unique per transaction and names the nonce, event and outbox row.
 -- Identifiers are UUID-shaped text like the service's (36 characters).
 \set k :k + 1
@@ -22,10 +22,9 @@ SELECT payment_id, order_id, amount_minor, currency, status, provider,
 SELECT 1 FROM provider_callbacks
   WHERE provider = 'sandbox' AND event_id = '0190e000-0000-7000-80' || lpad(:uid::text, 15, '0');
 UPDATE payments SET status = 'SUCCEEDED',
-       provider_txn_id = coalesce(provider_txn_id,
-                                  nullif('0190c000-0000-7000-8000-' || lpad(:pidx::text, 12, '0'), '')),
-       failure_reason = '', evidence_rank = greatest(evidence_rank, 1), live = true,
-       late_success = late_success OR false, updated_at = clock_timestamp()
+       provider_txn_id = nullif('0190c000-0000-7000-8000-' || lpad(:pidx::text, 12, '0'), ''),
+       failure_reason = '', evidence_rank = 1, live = true, late_success = false,
+       updated_at = clock_timestamp()
   WHERE payment_id = '0190a000-0000-7000-8000-' || lpad(:pidx::text, 12, '0')
   RETURNING payment_id, order_id, amount_minor, currency, status, provider,
             coalesce(provider_txn_id, ''), failure_reason, late_success,
@@ -40,7 +39,7 @@ INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, curren
           CASE WHEN 1765000000000::bigint > 0
                THEN timestamptz 'epoch' + 1765000000000::bigint * interval '1 millisecond'
                ELSE clock_timestamp() END);
-SELECT pg_notify('payonce_outbox', '');
+SELECT pg_notify(:channel, '');
 INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, outcome)
   VALUES ('sandbox', '0190e000-0000-7000-80' || lpad(:uid::text, 15, '0'), '0190a000-0000-7000-8000-' || lpad(:pidx::text, 12, '0'),
           '0190c000-0000-7000-8000-' || lpad(:pidx::text, 12, '0'), 'SUCCEEDED', 'APPLIED');
