@@ -174,9 +174,16 @@ int main(int argc, char** argv) {
                                      {"redis", ps.redis_addr}});
   const int sig = WaitForShutdownSignal();
   log.Info("shutting down", {{"signal", sig}});
-  server.Shutdown();
-  stop.Stop();
-  sweeper.join();
+  // Calls in flight finish (their group commits included); a database that
+  // does not answer has its calls aborted after the grace period.
+  DrainWithin(
+      log, std::chrono::milliseconds(settings.shutdown_grace_ms),
+      [&] {
+        server.Shutdown();
+        stop.Stop();
+        sweeper.join();
+      },
+      [&] { pool.AbortInFlight(); });
   log.Info("payment-service stopped");
   return 0;
 }

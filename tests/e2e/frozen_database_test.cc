@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "payonce/order/v1/order_service.grpc.pb.h"
+#include "payonce/payment/v1/payment_service.grpc.pb.h"
 #include "payonce/provider/v1/provider_sandbox.grpc.pb.h"
 #include "services/common/grpc_server.h"
 #include "tests/support/frozen_postgres.h"
@@ -28,6 +29,7 @@ using testing::ServiceProcess;
 using testing::Stack;
 using testing::WaitUntil;
 namespace orderpb = payonce::order::v1;
+namespace paymentpb = payonce::payment::v1;
 namespace sandboxpb = payonce::provider::v1;
 
 constexpr std::chrono::milliseconds kGrace{2000};
@@ -68,8 +70,8 @@ TEST(FrozenDatabaseTest, SigtermStopsEveryProcessWithinItsGracePeriod) {
                         {"PAYONCE_RELAY_POLL_INTERVAL_MS", "100"}});
   stack.StartAll(1);
   ASSERT_FALSE(::testing::Test::HasFailure());
-  const std::vector<ServiceProcess*> processes = {&stack.order(), &stack.sandbox(),
-                                                  &stack.relay(0)};
+  const std::vector<ServiceProcess*> processes = {&stack.order(), &stack.payment(0),
+                                                  &stack.sandbox(), &stack.relay(0)};
 
   // gRPC handlers blocked on the database; the sandbox's callback claimer
   // and the relay's passes block by themselves. Declared after the calls,
@@ -82,6 +84,13 @@ TEST(FrozenDatabaseTest, SigtermStopsEveryProcessWithinItsGracePeriod) {
                 req.set_order_id("0190f1a0-0000-7000-8000-000000000000");
                 orderpb::Order out;
                 (void)stub.GetOrder(&ctx, req, &out);
+              });
+  calls.Start(paymentpb::PaymentService::NewStub(Channel(stack.payment_replica_addr(0))),
+              [](paymentpb::PaymentService::Stub& stub, grpc::ClientContext& ctx) {
+                paymentpb::GetPaymentRequest req;
+                req.set_payment_id("0190f1a0-0000-7000-8000-000000000002");
+                paymentpb::Payment out;
+                (void)stub.GetPayment(&ctx, req, &out);
               });
   calls.Start(sandboxpb::ProviderSandbox::NewStub(Channel(stack.sandbox_addr())),
               [](sandboxpb::ProviderSandbox::Stub& stub, grpc::ClientContext& ctx) {
