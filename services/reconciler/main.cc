@@ -29,6 +29,7 @@ struct ReconcilerSettings {
   int64_t not_found_grace_ms = 60000;
   int64_t unconfirmed_after_ms = 3000;
   int64_t settlement_lag_ms = 10000;
+  int64_t settlement_clock_skew_ms = 2000;
   int64_t batch = 200;
 };
 
@@ -64,6 +65,9 @@ int main(int argc, char** argv) {
         "A success the order service has not seen for this long is applied directly");
   p.Int("PAYONCE_RECONCILER_SETTLEMENT_LAG_MS", &rs.settlement_lag_ms, 0, 86400000,
         "The statement is compared up to now minus this");
+  p.Int("PAYONCE_RECONCILER_SETTLEMENT_CLOCK_SKEW_MS", &rs.settlement_clock_skew_ms, 0, 30000,
+        "How far the provider's clock may be from ours: a capture of ours is reported missing "
+        "from the statement only if its window covers it by this margin");
   p.Int("PAYONCE_RECONCILER_BATCH", &rs.batch, 1, 10000, "Rows per job per pass");
   p.ParseOrExit(argc, argv);
 
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
   options.not_found_grace = std::chrono::milliseconds(rs.not_found_grace_ms);
   options.unconfirmed_after = std::chrono::milliseconds(rs.unconfirmed_after_ms);
   options.settlement_lag = std::chrono::milliseconds(rs.settlement_lag_ms);
+  options.settlement_clock_skew = std::chrono::milliseconds(rs.settlement_clock_skew_ms);
   options.lease = std::max(std::chrono::milliseconds(10 * rs.call_timeout_ms),
                            std::chrono::milliseconds(rs.interval_ms));
   options.batch = static_cast<int>(rs.batch);

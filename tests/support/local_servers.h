@@ -92,4 +92,9 @@ std::string BinaryPath(const std::string& relative);
 // True once a gRPC server at `addr` answers SERVING for `service` ("" = server).
 bool IsServing(const std::string& addr, const std::string& service = "");
 
+// The body of an HTTP/1.0 GET of `path` at `addr` (host:port, IPv4), e.g. a
+// process's /metrics; "" if it cannot be fetched within `timeout`.
+std::string HttpGet(const std::string& addr, const std::string& path,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
 }  // namespace payonce::testing

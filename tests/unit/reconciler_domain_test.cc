@@ -185,5 +185,124 @@ TEST(CompareLine, Table) {
   EXPECT_TRUE(CompareLine({false, "t1", "p1", 500, "EUR"}, pending)[0].repair_with_settlement);
 }
 
+// A capture of ours: created at `created`, its success recorded at
+// `succeeded` (Unix ms).
+LedgerCapture Ours(const std::string& txn, int64_t created, int64_t succeeded,
+                   PaymentStatus status = PaymentStatus::kSucceeded) {
+  return {"p-" + txn, txn, status, 500, "EUR", created, succeeded};
+}
+
+StatementLine CaptureLine(const std::string& txn, const std::string& payment = "") {
+  return {false, txn, payment.empty() ? "p-" + txn : payment, 500, "EUR"};
+}
+
+TEST(WindowCovers, OnlyWhatTheWindowDefinitelyHolds) {
+  const StatementWindow window{10000, 20000};
+  const milliseconds skew(1000);
+  struct Row {
+    const char* name;
+    int64_t created;
+    int64_t succeeded;
+    bool covered;
+  };
+  const std::vector<Row> rows = {
+      {"well inside", 12000, 12500, true},
+      {"exactly a skew inside both edges", 11000, 18999, true},
+      {"created within a skew of from: may be the previous window's", 10999, 12000, false},
+      {"created before from", 9000, 12000, false},
+      {"succeeded within a skew of to: may be the next window's", 15000, 19000, false},
+      {"succeeded at to", 15000, 20000, false},
+      {"succeeded after to", 15000, 25000, false},
+      {"longer than the window", 9000, 21000, false},
+  };
+  for (const auto& r : rows) {
+    EXPECT_EQ(WindowCovers(window, Ours("t", r.created, r.succeeded), skew), r.covered) << r.name;
+  }
+  // Without skew the edges are the window's own: [from, to).
+  EXPECT_TRUE(WindowCovers(window, Ours("t", 10000, 19999), milliseconds(0)));
+  EXPECT_FALSE(WindowCovers(window, Ours("t", 10000, 20000), milliseconds(0)));
+  EXPECT_FALSE(WindowCovers(window, Ours("t", 9999, 12000), milliseconds(0)));
+}
+
+TEST(WidenToCover, ReachesBackToTheEarliestCreationNotPastTheFloor) {
+  const milliseconds skew(1000);
+  struct Row {
+    const char* name;
+    StatementWindow window;
+    std::vector<LedgerCapture> ours;
+    int64_t floor;
+    int64_t from;
+  };
+  const std::vector<Row> rows = {
+      {"nothing to cover", {10000, 20000}, {}, 0, 10000},
+      {"already covered", {10000, 20000}, {Ours("a", 12000, 12100)}, 0, 10000},
+      {"created before the window",
+       {10000, 20000},
+       {Ours("a", 12000, 12100), Ours("b", 5000, 15000)},
+       0,
+       4000},
+      {"stopped at the floor", {10000, 20000}, {Ours("b", 5000, 15000)}, 7000, 7000},
+      {"never narrowed by the floor", {10000, 20000}, {Ours("b", 5000, 15000)}, 12000, 10000},
+  };
+  for (const auto& r : rows) {
+    const StatementWindow w = WidenToCover(r.window, r.ours, skew, r.floor);
+    EXPECT_EQ(w.from_unix_ms, r.from) << r.name;
+    EXPECT_EQ(w.to_unix_ms, r.window.to_unix_ms) << r.name;
+  }
+}
+
+TEST(FindCapturesMissingAtProvider, Table) {
+  const StatementWindow window{10000, 20000};
+  const milliseconds skew(1000);
+  struct Row {
+    const char* name;
+    std::vector<StatementLine> lines;
+    std::vector<LedgerCapture> ours;
+    std::vector<std::string> missing;  // provider_txn_ids flagged
+  };
+  const std::vector<Row> rows = {
+      {"on the statement", {CaptureLine("t1")}, {Ours("t1", 12000, 12100)}, {}},
+      {"absent", {CaptureLine("t2")}, {Ours("t1", 12000, 12100)}, {"t1"}},
+      {"absent from an empty statement", {}, {Ours("t1", 12000, 12100)}, {"t1"}},
+      {"refunded payment: the capture line stays",
+       {CaptureLine("t1"), {true, "t1", "p-t1", 500, "EUR"}},
+       {Ours("t1", 12000, 12100, PaymentStatus::kRefunded)},
+       {}},
+      {"only its refund line is not enough",
+       {{true, "t1", "p-t1", 500, "EUR"}},
+       {Ours("t1", 12000, 12100, PaymentStatus::kRefunded)},
+       {"t1"}},
+      {"another capture of the payment is not ours",
+       {CaptureLine("t9", "p-t1")},
+       {Ours("t1", 12000, 12100)},
+       {"t1"}},
+      {"absent but near the end: may be on the next statement", {}, {Ours("t1", 18500, 19200)}, {}},
+      {"absent but near the start: may be on the previous statement",
+       {},
+       {Ours("t1", 10500, 10600)},
+       {}},
+      {"absent, learned after the window", {}, {Ours("t1", 12000, 20500)}, {}},
+      {"no txn recorded: nothing to look for", {}, {Ours("", 12000, 12100)}, {}},
+      {"several, one absent",
+       {CaptureLine("t1"), CaptureLine("t3")},
+       {Ours("t1", 12000, 12100), Ours("t2", 13000, 13100), Ours("t3", 14000, 14100)},
+       {"t2"}},
+  };
+  for (const auto& r : rows) {
+    std::vector<std::string> missing;
+    for (const auto& d : FindCapturesMissingAtProvider(window, r.lines, r.ours, skew)) {
+      EXPECT_EQ(d.kind, "capture_missing_at_provider") << r.name;
+      EXPECT_EQ(d.payment_id, "p-" + d.provider_txn_id) << r.name;
+      EXPECT_FALSE(d.repair_with_settlement) << r.name;
+      missing.push_back(d.provider_txn_id);
+    }
+    EXPECT_EQ(missing, r.missing) << r.name;
+  }
+  const auto found = FindCapturesMissingAtProvider(window, {CaptureLine("t9", "p-t1")},
+                                                   {Ours("t1", 12000, 12100)}, skew);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_NE(found[0].detail.find("t9"), std::string::npos) << found[0].detail;
+}
+
 }  // namespace
 }  // namespace payonce::reconciler

@@ -79,11 +79,15 @@ class ReconcileStore {
 
   // Statement comparison.
   virtual absl::StatusOr<std::optional<LedgerPayment>> LedgerFor(const std::string& payment_id) = 0;
+  // The captures of SUCCEEDED or REFUNDED payments whose success we first
+  // recorded in [from, to) (our clock, Unix ms), oldest first.
+  virtual absl::StatusOr<std::vector<LedgerCapture>> CapturesSucceededBetween(
+      int64_t from_unix_ms, int64_t to_unix_ms) = 0;
   virtual absl::Status RecordDiscrepancy(const Discrepancy& d, const std::string& status) = 0;
   virtual absl::StatusOr<std::optional<int64_t>> Cursor(const std::string& job) = 0;
   virtual absl::Status SetCursor(const std::string& job, int64_t at_unix_ms) = 0;
 
-  // Open anomalies by kind, for the gauge.
+  // Unresolved anomalies (OPEN or NEEDS_REVIEW) by kind, for the gauge.
   virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> OpenAnomalyCounts() = 0;
   // Anomalies, newest first.
   virtual absl::StatusOr<std::vector<Anomaly>> ListAnomalies(const std::string& status,

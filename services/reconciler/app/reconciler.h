@@ -39,8 +39,12 @@ struct ReconcilerOptions {
   // and each pass re-reads this much before its cursor.
   std::chrono::milliseconds settlement_lag{10000};
   std::chrono::milliseconds settlement_overlap{60000};
-  // Where the first statement pass starts.
+  // Where the first statement pass starts; also how far back a pass may
+  // widen its window to check a capture that took long to learn.
   std::chrono::milliseconds settlement_lookback{3600000};
+  // How far the provider's clock may be from ours: a capture of ours is
+  // missing from a statement window only if it is inside it by this margin.
+  std::chrono::milliseconds settlement_clock_skew{2000};
   int batch = 200;
 };
 
@@ -66,7 +70,9 @@ class Reconciler {
   // Extra money (duplicate captures, second payments, paid after cancel):
   // refund every capture beyond the one the order keeps, once.
   absl::StatusOr<PassReport> RefundExtraCaptures();
-  // Compares the provider's statement with the ledger (one leader).
+  // Compares the provider's statement with the ledger (one leader): each
+  // line against our payment, and each capture of ours the window covers
+  // against the lines.
   absl::StatusOr<PassReport> CompareSettlement();
   // All four, in that order, plus the anomaly gauge.
   absl::Status RunAll();
@@ -78,6 +84,15 @@ class Reconciler {
  private:
   template <class Job>
   absl::StatusOr<PassReport> Timed(const std::string& job, Job&& work);
+  // The statement for a window, compared with the ledger.
+  struct Comparison {
+    int64_t lines = 0;
+    std::vector<Discrepancy> found;
+  };
+  // Reads the statement for `window` and compares it with the ledger, whose
+  // captures learned in that window are `ours`.
+  absl::StatusOr<Comparison> Compare(const StatementWindow& window,
+                                     const std::vector<LedgerCapture>& ours);
 
   ReconcilerOptions options_;
   ReconcileStore& store_;

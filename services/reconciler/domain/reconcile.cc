@@ -1,6 +1,8 @@
 #include "services/reconciler/domain/reconcile.h"
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace payonce::reconciler {
 
@@ -153,6 +155,53 @@ std::vector<Discrepancy> CompareLine(const StatementLine& line,
         {"refund_missing_on_our_side", ours->payment_id, line.provider_txn_id,
          "statement has a refund of " + line.provider_txn_id + " that the ledger does not record",
          false});
+  }
+  return out;
+}
+
+bool WindowCovers(const StatementWindow& window, const LedgerCapture& capture,
+                  std::chrono::milliseconds skew) {
+  // Half-open: a capture at exactly `to` is the next window's.
+  return window.from_unix_ms <= capture.created_at_unix_ms - skew.count() &&
+         capture.succeeded_at_unix_ms + skew.count() < window.to_unix_ms;
+}
+
+StatementWindow WidenToCover(StatementWindow window, const std::vector<LedgerCapture>& ours,
+                             std::chrono::milliseconds skew, int64_t floor_unix_ms) {
+  // Widening only: a window that already starts before the floor stays.
+  for (const auto& c : ours) {
+    const int64_t needed = std::max(c.created_at_unix_ms - skew.count(), floor_unix_ms);
+    window.from_unix_ms = std::min(window.from_unix_ms, needed);
+  }
+  return window;
+}
+
+std::vector<Discrepancy> FindCapturesMissingAtProvider(const StatementWindow& window,
+                                                       const std::vector<StatementLine>& lines,
+                                                       const std::vector<LedgerCapture>& ours,
+                                                       std::chrono::milliseconds skew) {
+  // Capture lines by txn; other captures of the same payment, for the detail.
+  std::unordered_set<std::string> on_statement;
+  std::unordered_map<std::string, std::vector<std::string>> txns_of_payment;
+  for (const auto& line : lines) {
+    if (line.refund) continue;
+    on_statement.insert(line.provider_txn_id);
+    txns_of_payment[line.payment_id].push_back(line.provider_txn_id);
+  }
+  std::vector<Discrepancy> out;
+  for (const auto& c : ours) {
+    if (c.provider_txn_id.empty() || !WindowCovers(window, c, skew)) continue;
+    if (on_statement.count(c.provider_txn_id) > 0) continue;
+    std::string detail = "ledger has capture " + c.provider_txn_id + " (" +
+                         std::string(payment::ToString(c.status)) + ", " +
+                         std::to_string(c.amount_minor) + " " + c.currency +
+                         "); the statement for its window does not";
+    if (const auto it = txns_of_payment.find(c.payment_id); it != txns_of_payment.end()) {
+      detail += "; it lists other captures of the payment:";
+      for (const auto& txn : it->second) detail += " " + txn;
+    }
+    out.push_back(
+        {"capture_missing_at_provider", c.payment_id, c.provider_txn_id, std::move(detail), false});
   }
   return out;
 }

@@ -117,7 +117,7 @@ struct LedgerPayment {
 struct Discrepancy {
   std::string kind;  // capture_unknown_payment, capture_missing_on_our_side,
                      // duplicate_capture, settlement_amount_mismatch,
-                     // refund_missing_on_our_side
+                     // refund_missing_on_our_side, capture_missing_at_provider
   std::string payment_id;
   std::string provider_txn_id;
   std::string detail;
@@ -129,5 +129,58 @@ struct Discrepancy {
 // payment).
 std::vector<Discrepancy> CompareLine(const StatementLine& line,
                                      const std::optional<LedgerPayment>& ours);
+
+// --- Captures the provider does not show ------------------------------------
+//
+// The statement places a capture at the provider's captured_at; our ledger
+// does not know that moment. It knows two bounds: the provider cannot have
+// captured before we created the payment (the debit is sent after), nor after
+// we first recorded the success (the provider told us after capturing). A
+// statement window [from, to) *definitely* covers our capture only if the
+// whole interval [created - skew, succeeded + skew] lies inside it, `skew`
+// being how far the provider's clock may be from ours. Anything else may
+// stand on the neighbouring window's statement (a capture made just before
+// `to` is the next window's when the provider's clock runs ahead), so it is
+// not flagged: a false "money missing" alarm costs a person's time, and a
+// later window that covers the capture checks it then.
+
+// A capture our ledger holds: a SUCCEEDED or REFUNDED payment's own capture.
+struct LedgerCapture {
+  std::string payment_id;
+  std::string provider_txn_id;
+  PaymentStatus status = PaymentStatus::kSucceeded;
+  int64_t amount_minor = 0;
+  std::string currency;
+  // When we created the payment: the capture is not earlier.
+  int64_t created_at_unix_ms = 0;
+  // When we first recorded its success: the capture is not later.
+  int64_t succeeded_at_unix_ms = 0;
+};
+
+// A statement window [from, to), Unix milliseconds.
+struct StatementWindow {
+  int64_t from_unix_ms = 0;
+  int64_t to_unix_ms = 0;
+};
+
+// True if the statement for `window` must list `capture`, whatever the
+// provider's clock within `skew` of ours.
+bool WindowCovers(const StatementWindow& window, const LedgerCapture& capture,
+                  std::chrono::milliseconds skew);
+
+// `window` widened back (never narrowed) to cover the creation of every
+// capture in `ours` less the skew, but not past `floor_unix_ms`: a payment
+// whose success took longer than the statement overlap to learn is still
+// checked once.
+StatementWindow WidenToCover(StatementWindow window, const std::vector<LedgerCapture>& ours,
+                             std::chrono::milliseconds skew, int64_t floor_unix_ms);
+
+// Our captures that the statement `lines` for `window` must list and does
+// not: capture_missing_at_provider each. Money we believe we received that the
+// provider does not show is never repaired automatically.
+std::vector<Discrepancy> FindCapturesMissingAtProvider(const StatementWindow& window,
+                                                       const std::vector<StatementLine>& lines,
+                                                       const std::vector<LedgerCapture>& ours,
+                                                       std::chrono::milliseconds skew);
 
 }  // namespace payonce::reconciler

@@ -88,6 +88,20 @@ constexpr const char* kLedger =
     "SELECT status, coalesce(provider_txn_id, ''), amount_minor, currency FROM payments "
     "WHERE payment_id = $1";
 
+// Each payment's first success (PENDING or FAILED -> SUCCEEDED; index
+// payment_history_succeeded_idx) with its creation: the two times that bound
+// when the provider captured. Rounded outwards to milliseconds.
+constexpr const char* kCapturesSucceededBetween =
+    "SELECT p.payment_id, p.provider_txn_id, p.status, p.amount_minor, p.currency, "
+    "floor(extract(epoch FROM p.created_at) * 1000)::bigint, "
+    "ceil(extract(epoch FROM h.at) * 1000)::bigint "
+    "FROM payment_history h JOIN payments p ON p.payment_id = h.payment_id "
+    "WHERE h.new_status = 'SUCCEEDED' AND h.old_status IN ('PENDING', 'FAILED') "
+    "  AND h.at >= timestamptz 'epoch' + $1::bigint * interval '1 ms' "
+    "  AND h.at < timestamptz 'epoch' + $2::bigint * interval '1 ms' "
+    "  AND p.status IN ('SUCCEEDED', 'REFUNDED') AND p.provider_txn_id IS NOT NULL "
+    "ORDER BY h.at, p.payment_id";
+
 constexpr const char* kRefundedCaptures =
     "SELECT provider_txn_id FROM capture_refunds WHERE payment_id = $1";
 
@@ -105,8 +119,10 @@ constexpr const char* kUpsertCursor =
     "ON CONFLICT (job) DO UPDATE SET cursor_at = excluded.cursor_at, updated_at = "
     "clock_timestamp()";
 
+// Unresolved: waiting for the reconciler (OPEN) or for a person (NEEDS_REVIEW).
 constexpr const char* kOpenAnomalyCounts =
-    "SELECT kind, count(*) FROM anomalies WHERE status = 'OPEN' GROUP BY kind ORDER BY kind";
+    "SELECT kind, count(*) FROM anomalies WHERE status IN ('OPEN', 'NEEDS_REVIEW') "
+    "GROUP BY kind ORDER BY kind";
 
 const std::string kListAnomalies = std::string("SELECT ") + kAnomalyColumns +
                                    " FROM anomalies WHERE ($1 = '' OR status = $1) "
@@ -303,6 +319,28 @@ absl::StatusOr<std::optional<LedgerPayment>> PgReconcileStore::LedgerFor(
           l.refunded_extra_captures.push_back(r[0].as<std::string>());
         }
         return std::optional<LedgerPayment>(std::move(l));
+      });
+}
+
+absl::StatusOr<std::vector<LedgerCapture>> PgReconcileStore::CapturesSucceededBetween(
+    int64_t from_unix_ms, int64_t to_unix_ms) {
+  return pool_.WithConnection(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<LedgerCapture>> {
+        pqxx::read_transaction tx(c);
+        std::vector<LedgerCapture> out;
+        for (const auto& r : tx.exec_params(kCapturesSucceededBetween, from_unix_ms, to_unix_ms)) {
+          LedgerCapture l;
+          l.payment_id = r[0].as<std::string>();
+          l.provider_txn_id = r[1].as<std::string>();
+          l.status = payment::ParsePaymentStatus(r[2].as<std::string>())
+                         .value_or(payment::PaymentStatus::kSucceeded);
+          l.amount_minor = r[3].as<int64_t>();
+          l.currency = r[4].as<std::string>();
+          l.created_at_unix_ms = r[5].as<int64_t>();
+          l.succeeded_at_unix_ms = r[6].as<int64_t>();
+          out.push_back(std::move(l));
+        }
+        return out;
       });
 }
 

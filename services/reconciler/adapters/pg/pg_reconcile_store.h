@@ -34,6 +34,8 @@ class PgReconcileStore final : public ReconcileStore {
                                            const std::string& order_id,
                                            const std::string& refund_id) override;
   absl::StatusOr<std::optional<LedgerPayment>> LedgerFor(const std::string& payment_id) override;
+  absl::StatusOr<std::vector<LedgerCapture>> CapturesSucceededBetween(int64_t from_unix_ms,
+                                                                      int64_t to_unix_ms) override;
   absl::Status RecordDiscrepancy(const Discrepancy& d, const std::string& status) override;
   absl::StatusOr<std::optional<int64_t>> Cursor(const std::string& job) override;
   absl::Status SetCursor(const std::string& job, int64_t at_unix_ms) override;

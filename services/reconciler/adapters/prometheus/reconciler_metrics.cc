@@ -20,7 +20,8 @@ ReconcilerMetrics::ReconcilerMetrics(prometheus::Registry& registry)
                    .Register(registry)),
       open_anomalies_(prometheus::BuildGauge()
                           .Name("payonce_reconciler_open_anomalies")
-                          .Help("Anomalies still OPEN, by kind.")
+                          .Help("Anomalies not resolved yet, by kind: OPEN (the reconciler "
+                                "works on them) or NEEDS_REVIEW (a person must).")
                           .Register(registry)),
       paid_but_pending_(prometheus::BuildGauge()
                             .Name("payonce_orders_paid_but_pending")
