@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   p.Int("PAYONCE_CALL_TIMEOUT_MS", &rs.call_timeout_ms, 10, 60000,
         "Deadline of every outgoing call");
   p.Int("PAYONCE_RECONCILER_INTERVAL_MS", &rs.interval_ms, 100, 3600000,
-        "Time between reconciliation passes");
+        "Time from the start of one reconciliation pass to the start of the next");
   p.Int("PAYONCE_RECONCILER_ONCE", &rs.once, 0, 1, "1: run one pass and exit");
   p.Int("PAYONCE_RECONCILER_STUCK_AFTER_MS", &rs.stuck_after_ms, 0, 86400000,
         "A PENDING payment older than this is queried at the provider");
@@ -122,10 +122,18 @@ int main(int argc, char** argv) {
   }
 
   StopFlag stop;
+  // Passes start one interval apart (one that overruns is followed at once),
+  // so what a pass just missed waits one interval, however long passes take.
   std::thread loop([&] {
+    const auto interval = std::chrono::milliseconds(rs.interval_ms);
+    std::chrono::milliseconds until_next{0};
     do {
+      const auto start = std::chrono::steady_clock::now();
       reconciler.RunAll().IgnoreError();
-    } while (!stop.WaitFor(std::chrono::milliseconds(rs.interval_ms)));
+      const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+      until_next = std::max(std::chrono::milliseconds(0), interval - spent);
+    } while (!stop.WaitFor(until_next));
   });
   log.Info("reconciler ready", {{"interval_ms", rs.interval_ms},
                                 {"metrics", settings.metrics_listen_addr},

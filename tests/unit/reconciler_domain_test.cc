@@ -125,6 +125,38 @@ TEST(PlanRefunds, LateSuccessThatPaidTheOrderIsKept) {
   EXPECT_TRUE(plan.refunds.empty());
 }
 
+TEST(PaymentToSettle, Table) {
+  const PaymentCaptures failed{"p1", PaymentStatus::kFailed, "t1", {}};
+  const PaymentCaptures pending{"p2", PaymentStatus::kPending, "", {}};
+  const PaymentCaptures first{
+      "p3", PaymentStatus::kSucceeded, "t3", {Capture("t3", PaymentStatus::kSucceeded)}};
+  const PaymentCaptures second{
+      "p4", PaymentStatus::kSucceeded, "t4", {Capture("t4", PaymentStatus::kSucceeded)}};
+  const PaymentCaptures refunded{
+      "p5", PaymentStatus::kRefunded, "t5", {Capture("t5", PaymentStatus::kRefunded)}};
+  struct Row {
+    const char* name;
+    OrderState order;
+    std::vector<PaymentCaptures> payments;
+    std::string payer;
+  };
+  const std::vector<Row> rows = {
+      {"pending order, one success", OrderState::kPendingPayment, {failed, first}, "p3"},
+      {"pending order, two successes: the oldest",
+       OrderState::kPendingPayment,
+       {failed, first, second},
+       "p3"},
+      {"pending order, nothing succeeded in our ledger",
+       OrderState::kPendingPayment,
+       {failed, pending, refunded},
+       ""},
+      {"paid order: nothing to tell", OrderState::kPaid, {first}, ""},
+      {"cancelled order: never paid by us", OrderState::kCancelled, {first}, ""},
+      {"order unknown: find out first", OrderState::kUnknown, {first}, ""},
+  };
+  for (const auto& r : rows) EXPECT_EQ(PaymentToSettle(r.order, r.payments), r.payer) << r.name;
+}
+
 TEST(RefundKeyFor, DerivedFromTheCapture) {
   EXPECT_EQ(RefundKeyFor("t1"), RefundKeyFor("t1"));
   EXPECT_NE(RefundKeyFor("t1"), RefundKeyFor("t2"));

@@ -118,10 +118,7 @@ absl::StatusOr<PassReport> Reconciler::RepairPaidButPending() {
         continue;
       }
       if (order->state == OrderState::kPendingPayment) ++pending;
-      // The event id is derived from the payment, so replicas and repeated
-      // passes apply it once.
-      auto outcome = orders_.ApplyPaymentEvent("reconciler:succeeded:" + p.payment_id, p,
-                                               PaymentStatus::kSucceeded);
+      auto outcome = TellOrderPaid(p);
       if (!outcome.ok()) {
         ++report.deferred;
         store_
@@ -139,11 +136,19 @@ absl::StatusOr<PassReport> Reconciler::RepairPaidButPending() {
         store_.RecordDiscrepancy(d, "OPEN").IgnoreError();
         ++report.anomalies;
       }
-      store_.MarkOrderConfirmed(p.payment_id).IgnoreError();
     }
     observer_.PaidButPending(pending);
     return report;
   });
+}
+
+absl::StatusOr<std::string> Reconciler::TellOrderPaid(const Payment& payment) {
+  // The event id is derived from the payment, so replicas, repeated passes
+  // and both jobs that call this apply it once.
+  auto outcome = orders_.ApplyPaymentEvent("reconciler:succeeded:" + payment.payment_id, payment,
+                                           PaymentStatus::kSucceeded);
+  if (outcome.ok()) store_.MarkOrderConfirmed(payment.payment_id).IgnoreError();
+  return outcome;
 }
 
 absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
@@ -183,7 +188,23 @@ absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
         ++report.deferred;
         continue;
       }
-      const RefundPlan plan = PlanRefunds(order->state, order->paid_payment_id, all);
+      RefundPlan plan = PlanRefunds(order->state, order->paid_payment_id, all);
+      if (const std::string payer = PaymentToSettle(order->state, all);
+          plan.wait && !payer.empty()) {
+        // The order has not heard of its success yet (the relay is on its
+        // way, or gave up): tell it now, as the paid-but-pending job would,
+        // rather than hold the extra money for one more interval.
+        for (const auto& p : *payments) {
+          if (p.payment_id != payer) continue;
+          if (auto told = TellOrderPaid(p); told.ok() && *told == "APPLIED") {
+            observer_.Repair("paid_but_pending", 1);
+          }
+        }
+        if (auto settled = orders_.GetOrder(a.order_id); settled.ok()) {
+          order = std::move(settled);
+          plan = PlanRefunds(order->state, order->paid_payment_id, all);
+        }
+      }
       if (plan.wait) {
         store_.DeferAnomaly(a.anomaly_id, options_.retry_base, "waiting for the order to settle")
             .IgnoreError();

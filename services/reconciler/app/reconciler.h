@@ -84,6 +84,9 @@ class Reconciler {
  private:
   template <class Job>
   absl::StatusOr<PassReport> Timed(const std::string& job, Job&& work);
+  // ApplyPaymentEvent(SUCCEEDED) for `payment` with source "reconciler" and
+  // marks the success confirmed; the outcome name.
+  absl::StatusOr<std::string> TellOrderPaid(const payment::Payment& payment);
   // The statement for a window, compared with the ledger.
   struct Comparison {
     int64_t lines = 0;

@@ -102,6 +102,14 @@ RefundPlan PlanRefunds(OrderState order, const std::string& paid_payment_id,
   return plan;
 }
 
+std::string PaymentToSettle(OrderState order, const std::vector<PaymentCaptures>& payments) {
+  if (order != OrderState::kPendingPayment) return "";
+  for (const auto& p : payments) {
+    if (p.status == PaymentStatus::kSucceeded) return p.payment_id;
+  }
+  return "";
+}
+
 std::string RefundKeyFor(const std::string& provider_txn_id) { return "refund:" + provider_txn_id; }
 
 std::chrono::milliseconds RetryDelay(int attempts, std::chrono::milliseconds base,

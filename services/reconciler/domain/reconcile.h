@@ -82,6 +82,13 @@ struct RefundPlan {
 RefundPlan PlanRefunds(OrderState order, const std::string& paid_payment_id,
                        const std::vector<PaymentCaptures>& payments);
 
+// When PlanRefunds waits on an order still PENDING_PAYMENT: the payment the
+// order should be told of now (the oldest SUCCEEDED one, in `payments`'
+// order, oldest first), so the extra money can be refunded in the same pass;
+// "" if none (nothing our ledger can pay it with yet) or the order is not
+// pending.
+std::string PaymentToSettle(OrderState order, const std::vector<PaymentCaptures>& payments);
+
 // The provider-side idempotency key of a capture's refund: derived from the
 // capture, so every path refunds it at most once.
 std::string RefundKeyFor(const std::string& provider_txn_id);
