@@ -1,6 +1,7 @@
 // End to end: the reconciler against the real stack. Callbacks dropped,
 // double charges, payments for cancelled orders, a doctored statement, a
-// capture the provider does not show, an unreachable provider.
+// capture the provider does not show, an unreachable provider, and the
+// issue's acceptance run.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -73,10 +74,11 @@ class ReconcilerTest : public ::testing::Test {
            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   }
 
-  orderpb::Order CreateOrder(int64_t amount = 2500) {
+  orderpb::Order CreateOrder(int64_t amount = 2500,
+                             const std::string& customer = "reconcile-customer") {
     orderpb::CreateOrderRequest req;
     req.set_request_id(Unique("req"));
-    req.set_customer_id("reconcile-customer");
+    req.set_customer_id(customer);
     req.set_amount_minor(amount);
     req.set_currency("EUR");
     orderpb::Order order;
@@ -128,6 +130,19 @@ class ReconcilerTest : public ::testing::Test {
       if (p.captures() - p.refunds() != 1) return false;
     }
     return true;
+  }
+
+  // How many of the customer's orders are PAID (one ListOrders call).
+  int PaidOrders(const std::string& customer) {
+    orderpb::ListOrdersRequest req;
+    req.set_customer_id(customer);
+    req.set_status(orderpb::ORDER_STATUS_PAID);
+    req.set_page_size(500);
+    orderpb::ListOrdersResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineAfter(std::chrono::seconds(5)));
+    if (!orders_->ListOrders(&ctx, req, &resp).ok()) return -1;
+    return resp.orders_size();
   }
 
   // "('a', 'b')" for SQL.
@@ -408,6 +423,79 @@ TEST_F(ReconcilerTest, ProviderUnreachableLeavesPaymentsPendingNeverFailed) {
               "PENDING");
   }
   EXPECT_EQ(Sql("payment", "SELECT count(*) FROM payments WHERE status = 'FAILED'"), "0");
+}
+
+// The acceptance run: every callback dropped and 20% of debits
+// charged twice; 200 paid orders; two reconciler replicas. Within three
+// reconciliation intervals after the last debit, every order is PAID and the
+// provider (its own GetStats, not our ledger) holds exactly one un-refunded
+// capture per order.
+TEST_F(ReconcilerTest, AcceptanceEveryOrderPaidOneCaptureStandsWithinThreeIntervals) {
+  constexpr int kOrders = 200;
+  constexpr int64_t kAmount = 2500;
+  sandboxpb::FaultConfig faults;
+  faults.set_drop_callback_rate(1.0);
+  faults.set_double_charge_rate(0.2);
+  Start(faults);
+  stack_->AddReconciler(kReconcilerEnv);
+  stack_->AddReconciler(kReconcilerEnv);
+  const std::string customer = Unique("acceptance");
+  std::vector<std::string> payment_ids;
+  const auto first_order = std::chrono::steady_clock::now();
+  for (int i = 0; i < kOrders; ++i) {
+    const auto payment = Pay(CreateOrder(kAmount, customer));
+    ASSERT_FALSE(payment.payment_id().empty());
+    payment_ids.push_back(payment.payment_id());
+  }
+  // Pay() returns once the debit has been answered by the provider.
+  const auto last_debit = std::chrono::steady_clock::now();
+  std::cout
+      << "[ acceptance ] " << kOrders << " orders created and paid in "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(last_debit - first_order).count()
+      << " ms" << std::endl;
+  const auto budget = std::chrono::milliseconds(3 * kIntervalMs);
+  const bool converged = WaitUntil(
+      [&] { return PaidOrders(customer) == kOrders && ExactlyOneCaptureStands(payment_ids); },
+      budget, std::chrono::milliseconds(50));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - last_debit);
+  std::cout << "[ acceptance ] " << (converged ? "converged" : "NOT converged") << " "
+            << took.count() << " ms after the last debit (budget " << budget.count()
+            << " ms = 3 intervals of " << kIntervalMs << " ms)" << std::endl;
+  EXPECT_TRUE(converged) << PaidOrders(customer) << " of " << kOrders << " orders PAID";
+
+  // The provider's ground truth, per payment (one payment per order).
+  const auto stats = Stats(payment_ids);
+  ASSERT_EQ(stats.payments_size(), kOrders);
+  int charged_twice = 0;
+  for (const auto& p : stats.payments()) {
+    EXPECT_EQ(p.captures() - p.refunds(), 1) << p.merchant_payment_id();
+    EXPECT_EQ(p.net_captured_minor(), kAmount) << p.merchant_payment_id();
+    EXPECT_LE(p.captures(), 2) << p.merchant_payment_id();
+    if (p.captures() == 2) ++charged_twice;
+  }
+  std::cout << "[ acceptance ] " << charged_twice << " of " << kOrders
+            << " debits were charged twice and refunded once" << std::endl;
+  EXPECT_GT(charged_twice, 0);
+  // No callback got through: the provider's answers to queries did it all.
+  EXPECT_EQ(Sql("payment",
+                "SELECT count(*) FROM payment_history WHERE source = 'callback' "
+                "AND payment_id IN " +
+                    SqlList(payment_ids)),
+            "0");
+  EXPECT_EQ(Sql("payment", "SELECT count(*) FROM payments WHERE payment_id IN " +
+                               SqlList(payment_ids) + " AND status = 'SUCCEEDED'"),
+            std::to_string(kOrders));
+
+  // A clean run: once the statement comparison has covered every payment, it
+  // reports none of ours missing at the provider.
+  ASSERT_TRUE(WaitUntil([&] { return StatementPassCovered(payment_ids); },
+                        std::chrono::milliseconds(2 * kIntervalMs), std::chrono::milliseconds(50)));
+  EXPECT_EQ(Sql("payment",
+                "SELECT count(*) FROM anomalies WHERE kind = "
+                "'capture_missing_at_provider' AND payment_id IN " +
+                    SqlList(payment_ids)),
+            "0");
 }
 
 }  // namespace
