@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   ConfigParser p("reconciler",
                  "PayOnce reconciler: resolves stuck payments, repairs paid-but-pending orders, "
                  "refunds extra captures, compares the provider's statement");
-  AddCommonSettings(p, settings, kDatabase);
+  AddCommonSettings(p, settings, kDatabase | kDrain);
   p.String("PAYONCE_ORDER_SERVICE_TARGET", &rs.order_service_target,
            "gRPC target of the order service", checks::NonEmpty);
   p.String("PAYONCE_PROVIDER_TARGET", &rs.provider_target, "gRPC target of the provider",
@@ -141,8 +141,15 @@ int main(int argc, char** argv) {
                                 {"provider", rs.provider_target}});
   const int sig = WaitForShutdownSignal();
   log.Info("shutting down; finishing the pass in flight", {{"signal", sig}});
-  stop.Stop();
-  loop.join();
+  // A database that does not answer has the pass's calls aborted after the
+  // grace period; an aborted pass changes nothing it did not commit.
+  DrainWithin(
+      log, std::chrono::milliseconds(settings.shutdown_grace_ms),
+      [&] {
+        stop.Stop();
+        loop.join();
+      },
+      [&] { pool.AbortInFlight(); });
   log.Info("reconciler stopped");
   return 0;
 }
