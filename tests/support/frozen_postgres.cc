@@ -72,7 +72,9 @@ std::vector<TcpSocket> TcpSockets(pid_t pid) {
 // What the backend serving the client at 127.0.0.1:`client_port` is doing,
 // from its process title ("postgres: USER DB 127.0.0.1(PORT) STATE"): "idle",
 // "idle in transaction", a command tag ("SELECT", ...); "" if none serves it.
-std::string BackendState(const std::vector<pid_t>& backends, int client_port) {
+// `backend_pid` is set to the backend's pid when one serves it.
+std::string BackendState(const std::vector<pid_t>& backends, int client_port,
+                         pid_t* backend_pid = nullptr) {
   const std::string needle = std::string("(").append(std::to_string(client_port)).append(") ");
   for (const pid_t backend : backends) {
     std::string title = ReadFile("/proc/" + std::to_string(backend) + "/cmdline");
@@ -81,9 +83,21 @@ std::string BackendState(const std::vector<pid_t>& backends, int client_port) {
     if (at == std::string::npos) continue;
     std::string state = title.substr(at + needle.size());
     state.erase(state.find_last_not_of(' ') + 1);
+    if (backend_pid != nullptr) *backend_pid = backend;
     return state;
   }
   return "";
+}
+
+// Whether stopped process `pid` was stopped outside a system call, i.e. while
+// working (/proc/PID/syscall reads "running" or "-1 ..."). An idle backend
+// waits for its client inside a system call (epoll_wait); one stopped after it
+// read a query but before its process title said so is caught here.
+bool StoppedWhileWorking(pid_t pid) {
+  std::istringstream in(ReadFile("/proc/" + std::to_string(pid) + "/syscall"));
+  std::string first;
+  if (!(in >> first)) return false;
+  return first == "running" || first == "-1";
 }
 
 // Inodes of the sockets process `pid` has open.
@@ -125,8 +139,10 @@ bool FrozenPostgres::Awaits(pid_t pid) const {
   std::set<int> client_ports;
   for (const auto& s : sockets) {
     if (s.remote_port != pg_port_ || inodes.count(s.inode) == 0) continue;
-    const std::string state = BackendState(stopped_, s.local_port);
+    pid_t backend = 0;
+    const std::string state = BackendState(stopped_, s.local_port, &backend);
     if (!state.empty() && state.rfind("idle", 0) != 0) return true;
+    if (state == "idle" && StoppedWhileWorking(backend)) return true;
     client_ports.insert(s.local_port);
   }
   // ...and so does one whose request the server has not read yet (a backend
