@@ -17,6 +17,9 @@ namespace {
 // a later RetryDeadLetter delivers it late, which ApplyPaymentEvent's
 // monotonic state machine tolerates). SKIP LOCKED lets replicas claim
 // disjoint rows; a crashed relay's rows come back when the lease expires.
+// Ordered by the due index (next_attempt_at, seq), not by seq alone: ordering
+// by seq makes PostgreSQL walk the primary key through every delivered row
+// the outbox has ever held. Order among different orders does not matter.
 constexpr const char* kClaimDue = R"sql(
 WITH due AS (
   SELECT o.seq FROM outbox o
@@ -25,7 +28,7 @@ WITH due AS (
       SELECT 1 FROM outbox earlier
       WHERE earlier.order_id = o.order_id AND earlier.seq < o.seq
         AND earlier.delivered_at IS NULL AND earlier.dead_lettered_at IS NULL)
-  ORDER BY o.seq
+  ORDER BY o.next_attempt_at, o.seq
   LIMIT $1
   FOR UPDATE OF o SKIP LOCKED)
 UPDATE outbox SET attempts = outbox.attempts + 1,
