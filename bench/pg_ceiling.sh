@@ -18,8 +18,10 @@
 #   --payments  PENDING payments prefilled (comparable to the bench's table);
 #               each client walks its own share, wrapping around
 #   --variants  per_callback (callback_tx.sql), batch16 (callback_batch16.sql),
-#               per_callback_no_notify (callback_tx.sql without its pg_notify:
-#               shows what the NOTIFY lock, held through commit, costs)
+#               per_callback_notify_in_tx (callback_tx.sql plus a pg_notify
+#               inside the transaction, as the service did before
+#               OutboxNotifier: shows what the NOTIFY lock, held through
+#               commit, costs)
 #   --json      also write the results as JSON (payonce-bench --pg-ceiling)
 #   --reuse     keep the database payonce_ceiling between calls (created and
 #               prefilled by the first), so a caller can measure one level at
@@ -46,7 +48,7 @@ JSON=""
 REUSE=false
 RUN_BASE=10
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -66,9 +68,9 @@ done
 say() { echo "pg_ceiling: $*" >&2; }
 
 PRIVATE_DIR=""
-NO_NOTIFY_SCRIPT=""
+NOTIFY_SCRIPT=""
 cleanup() {
-  [[ -n $NO_NOTIFY_SCRIPT ]] && rm -f "$NO_NOTIFY_SCRIPT"
+  [[ -n $NOTIFY_SCRIPT ]] && rm -f "$NOTIFY_SCRIPT"
   if [[ -n $PORT && $REUSE == false ]]; then
     "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U payonce -d postgres \
       -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
@@ -117,10 +119,11 @@ for variant in "${VARIANT_LIST[@]}"; do
   case $variant in
     per_callback) script=$ROOT/bench/sql/callback_tx.sql; per_tx=1 ;;
     batch16) script=$ROOT/bench/sql/callback_batch16.sql; per_tx=16 ;;
-    per_callback_no_notify)
-      NO_NOTIFY_SCRIPT=$(mktemp /tmp/payonce-ceiling-XXXXXX.sql)
-      grep -v pg_notify "$ROOT/bench/sql/callback_tx.sql" >"$NO_NOTIFY_SCRIPT"
-      script=$NO_NOTIFY_SCRIPT
+    per_callback_notify_in_tx)
+      NOTIFY_SCRIPT=$(mktemp /tmp/payonce-ceiling-XXXXXX.sql)
+      sed "s/^INSERT INTO provider_callbacks/SELECT pg_notify(:channel, '');\n&/" \
+        "$ROOT/bench/sql/callback_tx.sql" >"$NOTIFY_SCRIPT"
+      script=$NOTIFY_SCRIPT
       per_tx=1
       ;;
     *) echo "pg_ceiling: unknown variant $variant" >&2; exit 2 ;;

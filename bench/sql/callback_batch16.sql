@@ -4,7 +4,7 @@
 -- INSERT ... SELECT). The arrays a service would bind as parameters are
 -- built here from generate_series over the same UUID-shaped identifiers.
 -- Variables (pg_ceiling.sh sets them): run, k (0), per_client (a multiple
--- of 16), channel (the outbox NOTIFY channel).
+-- of 16), channel (unused here: the service notifies after the commit).
 \set k :k + 1
 \set first :client_id * :per_client + (((:k - 1) * 16) % :per_client) + 1
 \set last :first + 15
@@ -49,7 +49,6 @@ INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, curren
          'SUCCEEDED', 1000 + (:first::bigint + g - 1) % 9000, 'EUR',
          timestamptz 'epoch' + 1765000000000::bigint * interval '1 millisecond'
   FROM generate_series(1, 16) g;
-SELECT pg_notify(:channel, '');
 INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, outcome)
   SELECT 'sandbox', '0190e000-0000-7000-80' || lpad((:u0::bigint + g)::text, 15, '0'), '0190a000-0000-7000-8000-' || lpad((:first::bigint + g - 1)::text, 12, '0'),
          '0190c000-0000-7000-8000-' || lpad((:first::bigint + g - 1)::text, 12, '0'),

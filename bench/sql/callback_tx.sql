@@ -1,8 +1,12 @@
 -- pgbench: one provider callback applied the way the payment service's simple
 -- path does it (PgPaymentStore::ApplyCallback + ApplyEvidenceInTx): the same
--- statements in the same order, one transaction per callback.
+-- statements in the same order, one transaction per callback. The service
+-- wakes the relay after the commit, from a transaction of its own
+-- (OutboxNotifier), so no NOTIFY is part of this transaction.
 -- Variables (pg_ceiling.sh sets them): run, k (0), per_client (payments per
--- client), channel (the outbox NOTIFY channel). Payment number pidx is this client's next payment (wrapping);
+-- client), channel (the outbox NOTIFY channel, used by the
+-- per_callback_notify_in_tx variant only). Payment number pidx is this
+-- client's next payment (wrapping);
 -- uid is unique per transaction and names the nonce, event and outbox row.
 -- Identifiers are UUID-shaped text like the service's (36 characters).
 \set k :k + 1
@@ -39,7 +43,6 @@ INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, curren
           CASE WHEN 1765000000000::bigint > 0
                THEN timestamptz 'epoch' + 1765000000000::bigint * interval '1 millisecond'
                ELSE clock_timestamp() END);
-SELECT pg_notify(:channel, '');
 INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, outcome)
   VALUES ('sandbox', '0190e000-0000-7000-80' || lpad(:uid::text, 15, '0'), '0190a000-0000-7000-8000-' || lpad(:pidx::text, 12, '0'),
           '0190c000-0000-7000-8000-' || lpad(:pidx::text, 12, '0'), 'SUCCEEDED', 'APPLIED');

@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "services/cli/commands.h"
+#include "services/common/outbox_notifier.h"
 #include "services/common/pg_pool.h"
 #include "services/payment/adapters/clients/provider_gateway_client.h"
 #include "services/reconciler/adapters/grpc/reconciler_clients.h"
@@ -43,10 +44,11 @@ struct Wiring {
                            std::chrono::milliseconds(30000), std::chrono::seconds(5)},
              log),
         ids(clock),
+        outbox_notifier(pool, log),
         provider(s.ChannelTo(s.options().sandbox_addr), s.timeout()),
         settlement(s.ChannelTo(s.options().sandbox_addr), s.timeout()),
         orders(s.ChannelTo(s.options().order_addr), s.timeout()),
-        store(pool, ids),
+        store(pool, ids, outbox_notifier),
         reconciler(reconciler::ReconcilerOptions{}, store, provider, orders, settlement, clock,
                    metrics, log) {}
 
@@ -54,6 +56,7 @@ struct Wiring {
   PgPool pool;
   SystemClock clock;
   UuidV7Generator ids;
+  OutboxNotifier outbox_notifier;
   payment::ProviderGatewayClient provider;
   reconciler::SettlementClient settlement;
   reconciler::OrderDeskClient orders;

@@ -9,6 +9,7 @@
 #include "services/common/grpc_server.h"
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
+#include "services/common/outbox_notifier.h"
 #include "services/common/settings.h"
 #include "services/payment/adapters/clients/order_directory_client.h"
 #include "services/payment/adapters/clients/provider_gateway_client.h"
@@ -130,7 +131,8 @@ int main(int argc, char** argv) {
       {ps.redis_addr == "off" ? "" : ps.redis_addr, std::chrono::milliseconds(ps.redis_timeout_ms),
        std::chrono::milliseconds(1000), 32},
       log);
-  payment::PgPaymentStore store(pool, ids);
+  OutboxNotifier outbox_notifier(pool, log);
+  payment::PgPaymentStore store(pool, ids, outbox_notifier);
   payment::PaymentAppOptions options;
   options.provider_name = ps.provider_name;
   options.callback_secrets = ParseSecrets(ps.callback_secrets);
@@ -145,7 +147,7 @@ int main(int argc, char** argv) {
   payment::PaymentApp app(options, store, orders, provider, cache, ids, clock, payment_metrics,
                           log);
   payment::PaymentGrpcService service(app, log);
-  payment::PgOutboxAdminStore admin_store(pool);
+  payment::PgOutboxAdminStore admin_store(pool, outbox_notifier);
   payment::OutboxAdminGrpcService admin(admin_store, log);
 
   GrpcServerHost server(ServerOptions(settings), log, grpc_metrics);

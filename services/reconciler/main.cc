@@ -10,6 +10,7 @@
 #include "services/common/grpc_server.h"
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
+#include "services/common/outbox_notifier.h"
 #include "services/common/settings.h"
 #include "services/payment/adapters/clients/provider_gateway_client.h"
 #include "services/reconciler/adapters/grpc/reconciler_clients.h"
@@ -99,7 +100,8 @@ int main(int argc, char** argv) {
       grpc::CreateCustomChannel(rs.order_service_target, grpc::InsecureChannelCredentials(),
                                 DefaultChannelArguments()),
       timeout);
-  reconciler::PgReconcileStore store(pool, ids);
+  OutboxNotifier outbox_notifier(pool, log);
+  reconciler::PgReconcileStore store(pool, ids, outbox_notifier);
   reconciler::ReconcilerOptions options;
   options.stuck_after = std::chrono::milliseconds(rs.stuck_after_ms);
   options.not_found_grace = std::chrono::milliseconds(rs.not_found_grace_ms);

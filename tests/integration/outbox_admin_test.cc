@@ -15,6 +15,7 @@
 #include "payonce/payment/v1/payment_service.grpc.pb.h"
 #include "services/common/grpc_server.h"
 #include "services/common/metrics.h"
+#include "services/common/outbox_notifier.h"
 #include "services/common/pg_pool.h"
 #include "services/payment/adapters/grpc/outbox_admin_service.h"
 #include "services/payment/adapters/pg/pg_outbox_admin_store.h"
@@ -44,7 +45,8 @@ class OutboxAdminTest : public ::testing::Test {
     opts.dsn = servers_->Dsn("payment");
     opts.size = 4;
     pool_ = std::make_unique<PgPool>(opts, *log_);
-    store_ = std::make_unique<PgOutboxAdminStore>(*pool_);
+    outbox_notifier_ = std::make_unique<OutboxNotifier>(*pool_, *log_);
+    store_ = std::make_unique<PgOutboxAdminStore>(*pool_, *outbox_notifier_);
     service_ = std::make_unique<OutboxAdminGrpcService>(*store_, *log_);
     server_ = std::make_unique<GrpcServerHost>(GrpcServerOptions{"127.0.0.1:0", 16, {}}, *log_,
                                                *metrics_);
@@ -122,6 +124,7 @@ class OutboxAdminTest : public ::testing::Test {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<GrpcServerMetrics> metrics_;
   std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<OutboxNotifier> outbox_notifier_;
   std::unique_ptr<PgOutboxAdminStore> store_;
   std::unique_ptr<OutboxAdminGrpcService> service_;
   std::unique_ptr<GrpcServerHost> server_;

@@ -16,6 +16,7 @@
 #include "services/common/clock.h"
 #include "services/common/domain/callback_signature.h"
 #include "services/common/grpc_server.h"
+#include "services/common/outbox_notifier.h"
 #include "services/common/pg_pool.h"
 #include "services/payment/adapters/grpc/payment_grpc_service.h"
 #include "services/payment/adapters/metrics/payment_metrics.h"
@@ -130,7 +131,8 @@ class PaymentServiceTest : public ::testing::Test {
         RedisOptions{servers_->RedisAddr(), std::chrono::milliseconds(200),
                      std::chrono::milliseconds(200), 16},
         *log_);
-    store_ = std::make_unique<PgPaymentStore>(*pool_, *ids_);
+    outbox_notifier_ = std::make_unique<OutboxNotifier>(*pool_, *log_);
+    store_ = std::make_unique<PgPaymentStore>(*pool_, *ids_, *outbox_notifier_);
     PaymentAppOptions options;
     options.callback_secrets = {"rotated-new-secret", kSecret};
     options.group_commit = GroupCommit();
@@ -234,6 +236,26 @@ class PaymentServiceTest : public ::testing::Test {
     return pos == std::string::npos ? -1 : std::stod(text.substr(pos + name.size()));
   }
 
+  // The relay is woken (NOTIFY payonce_outbox) after a callback that
+  // appended an outbox row, from outside its transaction, and not after a
+  // duplicate.
+  void ExpectOnlyAppliedCallbacksWakeTheRelay() {
+    const pb::Payment p = NewPayment();
+    pqxx::connection listener(servers_->Dsn("payment"));
+    pqxx::nontransaction(listener).exec("LISTEN payonce_outbox");
+    pb::CallbackAck ack;
+    ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+    ASSERT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_APPLIED);
+    EXPECT_GT(listener.await_notification(5, 0), 0);
+    // The wake-up comes after the commit: the row is there to be claimed.
+    EXPECT_EQ(Sql("SELECT count(*) FROM outbox WHERE payment_id = '" + p.payment_id() + "'"), "1");
+    EXPECT_GE(outbox_notifier_->Sent(), 1);
+
+    ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
+    ASSERT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_DUPLICATE);
+    EXPECT_EQ(listener.await_notification(0, 300000), 0);
+  }
+
   // 64 deliveries of one callback event at once, each with a fresh nonce:
   // exactly one applies.
   void ExpectConcurrentDeliveriesApplyOnce() {
@@ -278,6 +300,7 @@ class PaymentServiceTest : public ::testing::Test {
   std::unique_ptr<GrpcServerMetrics> grpc_metrics_;
   std::unique_ptr<PaymentMetrics> metrics_;
   std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<OutboxNotifier> outbox_notifier_;
   std::unique_ptr<UuidV7Generator> ids_;
   std::unique_ptr<RedisCache> cache_;
   std::unique_ptr<PgPaymentStore> store_;
@@ -453,6 +476,10 @@ TEST_F(PaymentServiceTest, FirstValidCallbackAppliesWithOneOutboxRow) {
 
 TEST_F(PaymentServiceTest, SixtyFourConcurrentDeliveriesOfOneCallbackApplyOnce) {
   ExpectConcurrentDeliveriesApplyOnce();
+}
+
+TEST_F(PaymentServiceTest, AnAppliedCallbackWakesTheRelayAfterItsCommitADuplicateDoesNot) {
+  ExpectOnlyAppliedCallbacksWakeTheRelay();
 }
 
 TEST_F(PaymentServiceTest, SameTransitionUnderAnotherEventIsDuplicate) {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "services/common/log.h"
-#include "services/common/outbox_channel.h"
+#include "services/common/outbox_notifier.h"
 #include "services/outbox_relay/app/relay_loop.h"
 #include "services/outbox_relay/domain/retry_policy.h"
 

@@ -94,18 +94,17 @@ absl::StatusOr<std::vector<OutboxEventRecord>> PgOutboxAdminStore::ListDeadLette
 }
 
 absl::StatusOr<DeadLetterRetry> PgOutboxAdminStore::RetryDeadLetter(const std::string& event_id) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<DeadLetterRetry> {
+  auto retry = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<DeadLetterRetry> {
     const auto retried = tx.exec_params(kRetryDeadLetter, event_id);
-    if (!retried.empty()) {
-      NotifyOutboxRelay(tx);
-      return DeadLetterRetry{RecordFromRow(retried[0]), true};
-    }
+    if (!retried.empty()) return DeadLetterRetry{RecordFromRow(retried[0]), true};
     // Not a dead letter (any more): answer the row as it is. A concurrent
     // retry of the same row waited for the first one's lock above.
     const auto rows = tx.exec_params(kSelectByEventId, event_id);
     if (rows.empty()) return absl::NotFoundError("outbox event " + event_id + " not found");
     return DeadLetterRetry{RecordFromRow(rows[0]), false};
   });
+  if (retry.ok() && retry->requeued) notifier_.RowsCommitted();
+  return retry;
 }
 
 }  // namespace payonce::payment

@@ -1,6 +1,7 @@
 // OutboxAdminStore on PostgreSQL (the outbox table of payonce_payment).
 #pragma once
 
+#include "services/common/outbox_notifier.h"
 #include "services/common/pg_pool.h"
 #include "services/payment/app/outbox_admin_store.h"
 
@@ -8,7 +9,8 @@ namespace payonce::payment {
 
 class PgOutboxAdminStore final : public OutboxAdminStore {
  public:
-  explicit PgOutboxAdminStore(PgPool& pool) : pool_(pool) {}
+  // `notifier` is told after a dead letter was put back in line.
+  PgOutboxAdminStore(PgPool& pool, OutboxNotifier& notifier) : pool_(pool), notifier_(notifier) {}
 
   absl::StatusOr<OutboxCounters> Counters() override;
   absl::StatusOr<std::vector<OutboxEventRecord>> ListDeadLetters(
@@ -17,6 +19,7 @@ class PgOutboxAdminStore final : public OutboxAdminStore {
 
  private:
   PgPool& pool_;
+  OutboxNotifier& notifier_;
 };
 
 }  // namespace payonce::payment

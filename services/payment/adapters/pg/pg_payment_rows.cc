@@ -1,7 +1,5 @@
 #include "services/payment/adapters/pg/pg_payment_rows.h"
 
-#include "services/common/outbox_channel.h"
-
 namespace payonce::payment {
 namespace {
 
@@ -84,16 +82,11 @@ void AppendPaymentHistory(pqxx::work& tx, const std::string& payment_id, const s
   tx.exec_params(kInsertHistory, payment_id, source, old_status, new_status, event_id, detail);
 }
 
-void NotifyOutboxRelay(pqxx::work& tx) {
-  tx.exec_params("SELECT pg_notify($1, '')", std::string(kOutboxChannel));
-}
-
 void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& payment,
                   PaymentStatus status, int64_t occurred_at_unix_ms) {
   tx.exec_params(kInsertOutbox, event_id, payment.payment_id, payment.order_id,
                  std::string(ToString(status)), payment.amount_minor, payment.currency,
                  occurred_at_unix_ms);
-  NotifyOutboxRelay(tx);
 }
 
 AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, EvidenceRank current_rank,
@@ -108,6 +101,7 @@ AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, Eviden
                         after.provider_txn_id, after.failure_reason,
                         static_cast<int>(plan.after.rank), plan.live, after.late_success));
     AppendOutbox(tx, outbox_event_id, out.payment, after.status, occurred_at_unix_ms);
+    out.appended_outbox = true;
   }
   if (plan.history) {
     const HistoryEntry& h = *plan.history;

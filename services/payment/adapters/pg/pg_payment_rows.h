@@ -25,11 +25,13 @@ std::optional<std::pair<Payment, EvidenceRank>> LockPayment(pqxx::work& tx,
 struct AppliedEvidence {
   Transition transition;
   Payment payment;  // after the transition
+  // An outbox row was appended: after the commit, tell the OutboxNotifier.
+  bool appended_outbox = false;
 };
 
 // Applies `evidence` to the locked payment `current` (rank `current_rank`) per
 // DecideTransition: on kApply updates the row, writes history and one outbox
-// row (event `outbox_event_id`) and notifies the relay; on kIgnoredStale
+// row (event `outbox_event_id`); on kIgnoredStale
 // writes history only; a second capture reported for a succeeded payment is
 // recorded as a duplicate_capture anomaly. `source` is "callback", "query" or
 // "settlement"; `evidence_ref` names the callback event or the query.
@@ -48,10 +50,8 @@ void AppendPaymentHistory(pqxx::work& tx, const std::string& payment_id, const s
                           const std::string& old_status, const std::string& new_status,
                           const std::string& event_id, const std::string& detail);
 
-// Wakes the outbox relay when the transaction commits (NOTIFY kOutboxChannel).
-void NotifyOutboxRelay(pqxx::work& tx);
-
-// Inserts one outbox row and wakes the relay.
+// Inserts one outbox row. The caller wakes the relay after the commit
+// (OutboxNotifier::RowsCommitted), never inside the transaction.
 void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& payment,
                   PaymentStatus status, int64_t occurred_at_unix_ms);
 

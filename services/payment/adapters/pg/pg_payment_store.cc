@@ -303,39 +303,45 @@ absl::Status PgPaymentStore::RecordDebit(const std::string& payment_id,
 
 absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessage& m) {
   const std::string outbox_event_id = ids_.NewId();
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<CallbackResult> {
-    CallbackResult result;
-    if (tx.exec_params(kInsertNonce, m.provider + ":" + m.nonce, kNonceTtl.count()).empty()) {
-      result.effect = CallbackEffect::kReplayedNonce;
-      return result;
-    }
-    // The row lock serializes every callback of one payment, so the event
-    // check below cannot race with a concurrent delivery of the same event.
-    const auto locked = LockPayment(tx, m.payment_id);
-    if (!locked) {
-      result.effect = CallbackEffect::kNotFound;
-      return result;
-    }
-    const auto& [current, rank] = *locked;
-    result.payment = current;
-    if (m.amount_minor != current.amount_minor || m.currency != current.currency) {
-      RecordAnomaly(tx, "callback_amount_mismatch", current, "",
-                    CallbackMismatchDetail(m, current));
-      result.effect = CallbackEffect::kMismatch;
-      return result;
-    }
-    if (!tx.exec_params(kSelectCallback, m.provider, m.event_id).empty()) {
-      result.effect = CallbackEffect::kDuplicate;
-      return result;
-    }
-    const AppliedEvidence applied = ApplyEvidenceInTx(
-        tx, current, rank, CallbackEvidence(m), m.event_id, m.occurred_at_unix_ms, outbox_event_id);
-    result.payment = applied.payment;
-    result.effect = EffectOf(applied.transition.kind);
-    tx.exec_params(kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
-                   std::string(ToString(*m.status)), OutcomeName(result.effect));
-    return result;
-  });
+  bool appended_outbox = false;
+  auto applied_callback =
+      pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<CallbackResult> {
+        CallbackResult result;
+        if (tx.exec_params(kInsertNonce, m.provider + ":" + m.nonce, kNonceTtl.count()).empty()) {
+          result.effect = CallbackEffect::kReplayedNonce;
+          return result;
+        }
+        // The row lock serializes every callback of one payment, so the event
+        // check below cannot race with a concurrent delivery of the same event.
+        const auto locked = LockPayment(tx, m.payment_id);
+        if (!locked) {
+          result.effect = CallbackEffect::kNotFound;
+          return result;
+        }
+        const auto& [current, rank] = *locked;
+        result.payment = current;
+        if (m.amount_minor != current.amount_minor || m.currency != current.currency) {
+          RecordAnomaly(tx, "callback_amount_mismatch", current, "",
+                        CallbackMismatchDetail(m, current));
+          result.effect = CallbackEffect::kMismatch;
+          return result;
+        }
+        if (!tx.exec_params(kSelectCallback, m.provider, m.event_id).empty()) {
+          result.effect = CallbackEffect::kDuplicate;
+          return result;
+        }
+        const AppliedEvidence applied =
+            ApplyEvidenceInTx(tx, current, rank, CallbackEvidence(m), m.event_id,
+                              m.occurred_at_unix_ms, outbox_event_id);
+        result.payment = applied.payment;
+        result.effect = EffectOf(applied.transition.kind);
+        appended_outbox = applied.appended_outbox;
+        tx.exec_params(kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
+                       std::string(ToString(*m.status)), OutcomeName(result.effect));
+        return result;
+      });
+  if (applied_callback.ok() && appended_outbox) notifier_.RowsCommitted();
+  return applied_callback;
 }
 
 std::vector<absl::StatusOr<CallbackResult>> PgPaymentStore::ApplyCallbacks(
@@ -349,9 +355,12 @@ std::vector<absl::StatusOr<CallbackResult>> PgPaymentStore::ApplyCallbacks(
   std::vector<std::string> outbox_event_ids;
   outbox_event_ids.reserve(callbacks.size());
   for (size_t i = 0; i < callbacks.size(); ++i) outbox_event_ids.push_back(ids_.NewId());
-  auto batch = pool_.InTransaction(
-      [&](pqxx::work& tx) { return ApplyCallbackBatch(tx, callbacks, outbox_event_ids); });
+  bool appended_outbox = false;
+  auto batch = pool_.InTransaction([&](pqxx::work& tx) {
+    return ApplyCallbackBatch(tx, callbacks, outbox_event_ids, appended_outbox);
+  });
   if (batch.ok()) {
+    if (appended_outbox) notifier_.RowsCommitted();
     for (auto& r : *batch) out.push_back(std::move(r));
     return out;
   }
@@ -370,7 +379,7 @@ std::vector<absl::StatusOr<CallbackResult>> PgPaymentStore::ApplyCallbacks(
 
 absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     pqxx::work& tx, const std::vector<CallbackMessage>& callbacks,
-    const std::vector<std::string>& outbox_event_ids) {
+    const std::vector<std::string>& outbox_event_ids, bool& appended_outbox) {
   const size_t n = callbacks.size();
   std::vector<CallbackResult> results(n);
 
@@ -514,7 +523,7 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     tx.exec_params(kInsertOutboxRows, outbox_text[0], outbox_text[1], outbox_text[2],
                    outbox_text[3], PgArrayLiteral(outbox_amounts), outbox_currency[0],
                    PgArrayLiteral(outbox_occurred));
-    NotifyOutboxRelay(tx);
+    appended_outbox = true;
   }
   if (!anomalies.empty()) {
     tx.exec_params(kInsertAnomalies, anomalies[0], anomalies[1], anomalies[2], anomalies[3],
@@ -531,7 +540,8 @@ absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_
                                                      const std::string& refund_id,
                                                      const std::string& reason) {
   const std::string outbox_event_id = ids_.NewId();
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Payment> {
+  bool appended_outbox = false;
+  auto marked = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Payment> {
     const auto locked = LockPayment(tx, payment_id);
     if (!locked) return absl::NotFoundError("payment " + payment_id + " not found");
     const Payment& current = locked->first;
@@ -541,8 +551,11 @@ absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_
     AppendPaymentHistory(tx, payment_id, "api", "SUCCEEDED", "REFUNDED", "",
                          "refund " + refund_id + (reason.empty() ? "" : ": " + reason));
     AppendOutbox(tx, outbox_event_id, refunded, PaymentStatus::kRefunded, 0);
+    appended_outbox = true;
     return refunded;
   });
+  if (marked.ok() && appended_outbox) notifier_.RowsCommitted();
+  return marked;
 }
 
 absl::StatusOr<int64_t> PgPaymentStore::SweepExpired() {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "services/common/clock.h"
+#include "services/common/outbox_notifier.h"
 #include "services/common/pg_pool.h"
 #include "services/payment/app/payment_store.h"
 
@@ -9,7 +10,9 @@ namespace payonce::payment {
 
 class PgPaymentStore final : public PaymentStore {
  public:
-  PgPaymentStore(PgPool& pool, IdGenerator& ids) : pool_(pool), ids_(ids) {}
+  // `notifier` is told after every commit that appended outbox rows.
+  PgPaymentStore(PgPool& pool, IdGenerator& ids, OutboxNotifier& notifier)
+      : pool_(pool), ids_(ids), notifier_(notifier) {}
 
   absl::StatusOr<Payment> Get(const std::string& payment_id) override;
   absl::StatusOr<std::vector<Payment>> ListForOrder(const std::string& order_id) override;
@@ -35,10 +38,11 @@ class PgPaymentStore final : public PaymentStore {
  private:
   absl::StatusOr<std::vector<CallbackResult>> ApplyCallbackBatch(
       pqxx::work& tx, const std::vector<CallbackMessage>& callbacks,
-      const std::vector<std::string>& outbox_event_ids);
+      const std::vector<std::string>& outbox_event_ids, bool& appended_outbox);
 
   PgPool& pool_;
   IdGenerator& ids_;
+  OutboxNotifier& notifier_;
 };
 
 }  // namespace payonce::payment

@@ -187,13 +187,15 @@ absl::StatusOr<EvidenceOutcome> PgReconcileStore::ApplyEvidence(
     const std::string& payment_id, const CaptureEvidence& evidence,
     const std::vector<std::string>& extra_captures) {
   const std::string outbox_event_id = ids_.NewId();
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<EvidenceOutcome> {
+  bool appended_outbox = false;
+  auto outcome = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<EvidenceOutcome> {
     const auto locked = payment::LockPayment(tx, payment_id);
     if (!locked) return EvidenceOutcome::kNotFound;
     const auto& [current, rank] = *locked;
     const auto applied = payment::ApplyEvidenceInTx(
         tx, current, rank, evidence, std::string(payment::EvidenceSource(evidence.rank)), 0,
         outbox_event_id);
+    appended_outbox = applied.appended_outbox;
     for (const auto& txn : extra_captures) {
       payment::RecordAnomaly(tx, "duplicate_capture", current, txn,
                              "second capture " + txn + " found by " +
@@ -210,6 +212,8 @@ absl::StatusOr<EvidenceOutcome> PgReconcileStore::ApplyEvidence(
     }
     return EvidenceOutcome::kDuplicate;
   });
+  if (outcome.ok() && appended_outbox) notifier_.RowsCommitted();
+  return outcome;
 }
 
 absl::Status PgReconcileStore::Defer(const std::string& payment_id,
@@ -274,7 +278,8 @@ absl::StatusOr<bool> PgReconcileStore::RecordCaptureRefund(const RefundPlan::Ite
                                                            const std::string& order_id,
                                                            const std::string& refund_id) {
   const std::string outbox_event_id = ids_.NewId();
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+  bool appended_outbox = false;
+  auto recorded = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     if (tx.exec_params(kInsertCaptureRefund, item.provider_txn_id, item.payment_id, order_id,
                        refund_id, item.amount_minor, item.currency, item.reason)
             .empty()) {
@@ -291,6 +296,7 @@ absl::StatusOr<bool> PgReconcileStore::RecordCaptureRefund(const RefundPlan::Ite
           tx, item.payment_id, "reconciler", "SUCCEEDED", "REFUNDED", "",
           "capture " + item.provider_txn_id + " refunded (" + refund_id + "): " + item.reason);
       payment::AppendOutbox(tx, outbox_event_id, refunded, payment::PaymentStatus::kRefunded, 0);
+      appended_outbox = true;
     } else {
       const std::string status(payment::ToString(current.status));
       payment::AppendPaymentHistory(tx, item.payment_id, "reconciler", status, status, "",
@@ -299,6 +305,8 @@ absl::StatusOr<bool> PgReconcileStore::RecordCaptureRefund(const RefundPlan::Ite
     }
     return true;
   });
+  if (recorded.ok() && appended_outbox) notifier_.RowsCommitted();
+  return recorded;
 }
 
 absl::StatusOr<std::optional<LedgerPayment>> PgReconcileStore::LedgerFor(

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "services/common/clock.h"
+#include "services/common/outbox_notifier.h"
 #include "services/common/pg_pool.h"
 #include "services/reconciler/app/ports.h"
 
@@ -9,7 +10,9 @@ namespace payonce::reconciler {
 
 class PgReconcileStore final : public ReconcileStore {
  public:
-  PgReconcileStore(PgPool& pool, IdGenerator& ids) : pool_(pool), ids_(ids) {}
+  // `notifier` is told after every commit that appended outbox rows.
+  PgReconcileStore(PgPool& pool, IdGenerator& ids, OutboxNotifier& notifier)
+      : pool_(pool), ids_(ids), notifier_(notifier) {}
 
   absl::StatusOr<std::vector<ClaimedPayment>> ClaimStuckPayments(
       std::chrono::milliseconds older_than, int limit, std::chrono::milliseconds lease) override;
@@ -47,6 +50,7 @@ class PgReconcileStore final : public ReconcileStore {
  private:
   PgPool& pool_;
   IdGenerator& ids_;
+  OutboxNotifier& notifier_;
 };
 
 }  // namespace payonce::reconciler
