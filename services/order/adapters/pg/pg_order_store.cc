@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 
+#include "services/common/pg_statement.h"
+
 namespace payonce::order {
 namespace {
 
@@ -12,54 +14,66 @@ namespace {
   "(extract(epoch FROM created_at) * 1000000)::bigint, "                             \
   "(extract(epoch FROM updated_at) * 1000000)::bigint"
 
-constexpr const char* kInsertOrder =
+constexpr PgStatement kInsertOrder{
+    "pg_order_store.insert_order",
     "INSERT INTO orders (order_id, request_id, customer_id, amount_minor, currency, "
     "description, status) VALUES ($1, $2, $3, $4, $5, $6, 'PENDING_PAYMENT') "
-    "ON CONFLICT (request_id) DO NOTHING RETURNING " ORDER_COLUMNS;
+    "ON CONFLICT (request_id) DO NOTHING RETURNING " ORDER_COLUMNS};
 
-constexpr const char* kSelectByRequestId =
-    "SELECT " ORDER_COLUMNS " FROM orders WHERE request_id = $1";
+constexpr PgStatement kSelectByRequestId{"pg_order_store.select_by_request_id",
+                                         "SELECT " ORDER_COLUMNS
+                                         " FROM orders WHERE request_id = $1"};
 
-constexpr const char* kSelectById = "SELECT " ORDER_COLUMNS " FROM orders WHERE order_id = $1";
+constexpr PgStatement kSelectById{"pg_order_store.select_by_id",
+                                  "SELECT " ORDER_COLUMNS " FROM orders WHERE order_id = $1"};
 
-constexpr const char* kSelectByIdForUpdate =
-    "SELECT " ORDER_COLUMNS " FROM orders WHERE order_id = $1 FOR UPDATE";
+constexpr PgStatement kSelectByIdForUpdate{"pg_order_store.select_by_id_for_update",
+                                           "SELECT " ORDER_COLUMNS
+                                           " FROM orders WHERE order_id = $1 FOR UPDATE"};
 
-constexpr const char* kListOrders =
+constexpr PgStatement kListOrders{
+    "pg_order_store.list_orders",
     "SELECT " ORDER_COLUMNS
     " FROM orders "
     "WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR status = $2) "
     "AND (NOT $3 OR (created_at, order_id) < "
     "     (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5)) "
-    "ORDER BY created_at DESC, order_id DESC LIMIT $6";
+    "ORDER BY created_at DESC, order_id DESC LIMIT $6"};
 
-constexpr const char* kCancelOrder =
+constexpr PgStatement kCancelOrder{
+    "pg_order_store.cancel_order",
     "UPDATE orders SET status = 'CANCELLED', cancel_reason = $2, updated_at = clock_timestamp() "
-    "WHERE order_id = $1 RETURNING " ORDER_COLUMNS;
+    "WHERE order_id = $1 RETURNING " ORDER_COLUMNS};
 
-constexpr const char* kMarkPaid =
+constexpr PgStatement kMarkPaid{
+    "pg_order_store.mark_paid",
     "UPDATE orders SET status = 'PAID', paid_payment_id = $2, updated_at = clock_timestamp() "
-    "WHERE order_id = $1 RETURNING " ORDER_COLUMNS;
+    "WHERE order_id = $1 RETURNING " ORDER_COLUMNS};
 
-constexpr const char* kInsertTimeline =
+constexpr PgStatement kInsertTimeline{
+    "pg_order_store.insert_timeline",
     "INSERT INTO order_timeline (order_id, source, kind, old_status, new_status, payment_id, "
     "event_id, outcome, payment_status, detail) "
     "VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), nullif($7, ''), "
-    "nullif($8, ''), nullif($9, ''), $10)";
+    "nullif($8, ''), nullif($9, ''), $10)"};
 
-constexpr const char* kSelectInbox = "SELECT outcome FROM payment_event_inbox WHERE event_id = $1";
+constexpr PgStatement kSelectInbox{"pg_order_store.select_inbox",
+                                   "SELECT outcome FROM payment_event_inbox WHERE event_id = $1"};
 
-constexpr const char* kInsertInbox =
+constexpr PgStatement kInsertInbox{
+    "pg_order_store.insert_inbox",
     "INSERT INTO payment_event_inbox (event_id, order_id, payment_id, status, outcome, source) "
-    "VALUES ($1, $2, $3, $4, $5, $6)";
+    "VALUES ($1, $2, $3, $4, $5, $6)"};
 
-constexpr const char* kSelectTimeline =
+constexpr PgStatement kSelectTimeline{
+    "pg_order_store.select_timeline",
     "SELECT (extract(epoch FROM at) * 1000000)::bigint, source, kind, coalesce(old_status, ''), "
     "coalesce(new_status, ''), coalesce(payment_id, ''), coalesce(event_id, ''), "
     "coalesce(outcome, ''), coalesce(payment_status, ''), detail "
-    "FROM order_timeline WHERE order_id = $1 ORDER BY entry_id";
+    "FROM order_timeline WHERE order_id = $1 ORDER BY entry_id"};
 
-constexpr const char* kOrderExists = "SELECT 1 FROM orders WHERE order_id = $1";
+constexpr PgStatement kOrderExists{"pg_order_store.order_exists",
+                                   "SELECT 1 FROM orders WHERE order_id = $1"};
 
 #undef ORDER_COLUMNS
 
@@ -120,8 +134,8 @@ struct TimelineRow {
 };
 
 void AppendTimeline(pqxx::work& tx, const TimelineRow& t) {
-  tx.exec_params(kInsertTimeline, t.order_id, t.source, t.kind, t.old_status, t.new_status,
-                 t.payment_id, t.event_id, t.outcome, t.payment_status, t.detail);
+  Exec(tx, kInsertTimeline, t.order_id, t.source, t.kind, t.old_status, t.new_status, t.payment_id,
+       t.event_id, t.outcome, t.payment_status, t.detail);
 }
 
 absl::Status NotFound(const std::string& order_id) {
@@ -133,9 +147,8 @@ absl::Status NotFound(const std::string& order_id) {
 absl::StatusOr<Order> PgOrderStore::InsertOrGetByRequestId(const OrderRequest& request,
                                                            const std::string& order_id) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Order> {
-    const auto inserted =
-        tx.exec_params(kInsertOrder, order_id, request.request_id, request.customer_id,
-                       request.amount_minor, request.currency, request.description);
+    const auto inserted = Exec(tx, kInsertOrder, order_id, request.request_id, request.customer_id,
+                               request.amount_minor, request.currency, request.description);
     if (!inserted.empty()) {
       Order order = OrderFromRow(inserted[0]);
       AppendTimeline(tx,
@@ -144,7 +157,7 @@ absl::StatusOr<Order> PgOrderStore::InsertOrGetByRequestId(const OrderRequest& r
     }
     // Another request with this request_id committed first (possibly a
     // concurrent one: ON CONFLICT waited for it).
-    const auto existing = tx.exec_params(kSelectByRequestId, request.request_id);
+    const auto existing = Exec(tx, kSelectByRequestId, request.request_id);
     if (existing.empty()) return absl::AbortedError("order creation raced; retry");
     return OrderFromRow(existing[0]);
   });
@@ -153,7 +166,7 @@ absl::StatusOr<Order> PgOrderStore::InsertOrGetByRequestId(const OrderRequest& r
 absl::StatusOr<Order> PgOrderStore::Get(const std::string& order_id) {
   return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<Order> {
     pqxx::read_transaction tx(c);
-    const auto rows = tx.exec_params(kSelectById, order_id);
+    const auto rows = Exec(tx, kSelectById, order_id);
     if (rows.empty()) return NotFound(order_id);
     return OrderFromRow(rows[0]);
   });
@@ -166,8 +179,8 @@ absl::StatusOr<std::vector<Order>> PgOrderStore::List(const ListQuery& query) {
     const bool has_cursor = query.after.has_value();
     const int64_t cursor_at = has_cursor ? query.after->created_at_us : 0;
     const std::string cursor_id = has_cursor ? query.after->id : "";
-    const auto rows = tx.exec_params(kListOrders, query.customer_id, status, has_cursor, cursor_at,
-                                     cursor_id, query.limit);
+    const auto rows = Exec(tx, kListOrders, query.customer_id, status, has_cursor, cursor_at,
+                           cursor_id, query.limit);
     std::vector<Order> out;
     out.reserve(rows.size());
     for (const auto& r : rows) out.push_back(OrderFromRow(r));
@@ -177,13 +190,13 @@ absl::StatusOr<std::vector<Order>> PgOrderStore::List(const ListQuery& query) {
 
 absl::StatusOr<Order> PgOrderStore::Cancel(const std::string& order_id, const std::string& reason) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Order> {
-    const auto rows = tx.exec_params(kSelectByIdForUpdate, order_id);
+    const auto rows = Exec(tx, kSelectByIdForUpdate, order_id);
     if (rows.empty()) return NotFound(order_id);
     const Order current = OrderFromRow(rows[0]);
     auto action = DecideCancel(current.status);
     if (!action.ok()) return action.status();
     if (*action == CancelAction::kAlreadyCancelled) return current;
-    const Order cancelled = OrderFromRow(tx.exec_params1(kCancelOrder, order_id, reason));
+    const Order cancelled = OrderFromRow(Exec1(tx, kCancelOrder, order_id, reason));
     AppendTimeline(tx, {order_id, "api", "cancelled", std::string(ToString(current.status)),
                         "CANCELLED", "", "", "", "", reason});
     return cancelled;
@@ -193,13 +206,13 @@ absl::StatusOr<Order> PgOrderStore::Cancel(const std::string& order_id, const st
 absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventInput& event) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<ApplyResult> {
     // The row lock serializes every event of one order.
-    const auto rows = tx.exec_params(kSelectByIdForUpdate, event.order_id);
+    const auto rows = Exec(tx, kSelectByIdForUpdate, event.order_id);
     if (rows.empty()) return NotFound(event.order_id);
     ApplyResult result{ApplyOutcome::kIgnored, OrderFromRow(rows[0])};
     const std::string old_status(ToString(result.order.status));
     const std::string payment_status(ResultText(event.facts.result));
 
-    if (!tx.exec_params(kSelectInbox, event.event_id).empty()) {
+    if (!Exec(tx, kSelectInbox, event.event_id).empty()) {
       result.outcome = ApplyOutcome::kDuplicate;
       AppendTimeline(tx, {event.order_id, event.source, "payment_event", old_status, old_status,
                           event.facts.payment_id, event.event_id, "DUPLICATE", payment_status,
@@ -210,12 +223,11 @@ absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventIn
     const ApplyDecision decision = DecidePaymentEvent(result.order, event.facts);
     result.outcome = decision.outcome;
     if (decision.new_status == OrderStatus::kPaid) {
-      result.order =
-          OrderFromRow(tx.exec_params1(kMarkPaid, event.order_id, event.facts.payment_id));
+      result.order = OrderFromRow(Exec1(tx, kMarkPaid, event.order_id, event.facts.payment_id));
     }
     const std::string outcome(ToString(decision.outcome));
-    tx.exec_params(kInsertInbox, event.event_id, event.order_id, event.facts.payment_id,
-                   payment_status, outcome, event.source);
+    Exec(tx, kInsertInbox, event.event_id, event.order_id, event.facts.payment_id, payment_status,
+         outcome, event.source);
     AppendTimeline(tx, {event.order_id, event.source, "payment_event", old_status,
                         std::string(ToString(result.order.status)), event.facts.payment_id,
                         event.event_id, outcome, payment_status, decision.detail});
@@ -227,9 +239,9 @@ absl::StatusOr<std::vector<TimelineEntry>> PgOrderStore::Timeline(const std::str
   return pool_.WithConnection(
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<TimelineEntry>> {
         pqxx::read_transaction tx(c);
-        if (tx.exec_params(kOrderExists, order_id).empty()) return NotFound(order_id);
+        if (Exec(tx, kOrderExists, order_id).empty()) return NotFound(order_id);
         std::vector<TimelineEntry> out;
-        for (const auto& r : tx.exec_params(kSelectTimeline, order_id)) {
+        for (const auto& r : Exec(tx, kSelectTimeline, order_id)) {
           TimelineEntry e;
           e.at_us = r[0].as<int64_t>();
           e.source = r[1].as<std::string>();

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "services/common/pg_array.h"
+#include "services/common/pg_statement.h"
 
 namespace payonce::relay {
 namespace {
@@ -20,7 +21,7 @@ namespace {
 // Ordered by the due index (next_attempt_at, seq), not by seq alone: ordering
 // by seq makes PostgreSQL walk the primary key through every delivered row
 // the outbox has ever held. Order among different orders does not matter.
-constexpr const char* kClaimDue = R"sql(
+constexpr PgStatement kClaimDue{"pg_outbox_repository.claim_due", R"sql(
 WITH due AS (
   SELECT o.seq FROM outbox o
   WHERE o.delivered_at IS NULL AND o.dead_lettered_at IS NULL AND o.next_attempt_at <= now()
@@ -38,13 +39,13 @@ RETURNING outbox.seq, outbox.event_id, outbox.payment_id, outbox.order_id, outbo
   outbox.amount_minor, outbox.currency,
   (extract(epoch FROM outbox.occurred_at) * 1000000)::bigint,
   (extract(epoch FROM outbox.created_at) * 1000000)::bigint,
-  outbox.attempts)sql";
+  outbox.attempts)sql"};
 
 // Marks acknowledged rows delivered (a delivered row is no dead letter, even
 // if another relay gave up on it meanwhile) and records a refund_required
 // anomaly for each REFUND_REQUIRED outcome, in one statement. Rows another
 // relay marked first keep their first outcome.
-constexpr const char* kMarkDelivered = R"sql(
+constexpr PgStatement kMarkDelivered{"pg_outbox_repository.mark_delivered", R"sql(
 WITH delivered AS (
   UPDATE outbox o SET delivered_at = now(), apply_outcome = d.outcome, dead_lettered_at = NULL
   FROM unnest($1::bigint[], $2::text[]) AS d(seq, outcome)
@@ -56,11 +57,11 @@ refunds AS (
   SELECT 'refund_required', payment_id, order_id,
          'order service answered REFUND_REQUIRED to outbox event ' || event_id
   FROM delivered WHERE apply_outcome = 'REFUND_REQUIRED')
-SELECT seq, lag_seconds FROM delivered)sql";
+SELECT seq, lag_seconds FROM delivered)sql"};
 
 // Records failed attempts of the rows still under the lease they were
 // delivered with (same attempts count, not delivered, not dead-lettered).
-constexpr const char* kRecordFailures = R"sql(
+constexpr PgStatement kRecordFailures{"pg_outbox_repository.record_failures", R"sql(
 UPDATE outbox o SET
   last_error = f.error,
   next_attempt_at = CASE WHEN f.dead_letter THEN o.next_attempt_at
@@ -69,21 +70,21 @@ UPDATE outbox o SET
 FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::boolean[], $5::bigint[])
   AS f(seq, attempts, error, dead_letter, retry_after_ms)
 WHERE o.seq = f.seq AND o.attempts = f.attempts
-  AND o.delivered_at IS NULL AND o.dead_lettered_at IS NULL)sql";
+  AND o.delivered_at IS NULL AND o.dead_lettered_at IS NULL)sql"};
 
 // Gives unsent rows back: due now, the attempt not counted.
-constexpr const char* kRelease = R"sql(
+constexpr PgStatement kRelease{"pg_outbox_repository.release", R"sql(
 UPDATE outbox o SET attempts = o.attempts - 1, next_attempt_at = now()
 FROM unnest($1::bigint[], $2::integer[]) AS r(seq, attempts)
 WHERE o.seq = r.seq AND o.attempts = r.attempts
-  AND o.delivered_at IS NULL AND o.dead_lettered_at IS NULL)sql";
+  AND o.delivered_at IS NULL AND o.dead_lettered_at IS NULL)sql"};
 
 // Served by the partial indexes outbox_due_idx and outbox_dead_letter_idx.
-constexpr const char* kBacklog = R"sql(
+constexpr PgStatement kBacklog{"pg_outbox_repository.backlog", R"sql(
 SELECT p.n, coalesce(greatest((extract(epoch FROM now() - p.oldest) * 1000)::bigint, 0), 0), d.n
 FROM (SELECT count(*) AS n, min(created_at) AS oldest FROM outbox
       WHERE delivered_at IS NULL AND dead_lettered_at IS NULL) p,
-     (SELECT count(*) AS n FROM outbox WHERE dead_lettered_at IS NOT NULL) d)sql";
+     (SELECT count(*) AS n FROM outbox WHERE dead_lettered_at IS NOT NULL) d)sql"};
 
 }  // namespace
 
@@ -91,7 +92,7 @@ absl::StatusOr<std::vector<OutboxRow>> PgOutboxRepository::ClaimDue(
     int limit, std::chrono::milliseconds lease) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::vector<OutboxRow>> {
     std::vector<OutboxRow> rows;
-    for (const auto& r : tx.exec_params(kClaimDue, limit, static_cast<int64_t>(lease.count()))) {
+    for (const auto& r : Exec(tx, kClaimDue, limit, static_cast<int64_t>(lease.count()))) {
       OutboxRow row;
       row.seq = r[0].as<int64_t>();
       row.event_id = r[1].as<std::string>();
@@ -121,8 +122,7 @@ absl::StatusOr<std::vector<RecordedDelivery>> PgOutboxRepository::MarkDelivered(
   }
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::vector<RecordedDelivery>> {
     std::vector<RecordedDelivery> out;
-    for (const auto& r :
-         tx.exec_params(kMarkDelivered, PgArrayLiteral(seqs), PgArrayLiteral(outcomes))) {
+    for (const auto& r : Exec(tx, kMarkDelivered, PgArrayLiteral(seqs), PgArrayLiteral(outcomes))) {
       out.push_back({r[0].as<int64_t>(), r[1].as<double>()});
     }
     return out;
@@ -143,9 +143,8 @@ absl::Status PgOutboxRepository::RecordFailures(const std::vector<FailedAttempt>
     retry_after_ms.push_back(f.retry_after.count());
   }
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(kRecordFailures, PgArrayLiteral(seqs), PgArrayLiteral(attempts),
-                   PgArrayLiteral(errors), PgArrayLiteral(dead_letters),
-                   PgArrayLiteral(retry_after_ms));
+    Exec(tx, kRecordFailures, PgArrayLiteral(seqs), PgArrayLiteral(attempts),
+         PgArrayLiteral(errors), PgArrayLiteral(dead_letters), PgArrayLiteral(retry_after_ms));
     return absl::OkStatus();
   });
 }
@@ -158,7 +157,7 @@ absl::Status PgOutboxRepository::Release(const std::vector<OutboxRow>& rows) {
     attempts.push_back(r.attempts);
   }
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(kRelease, PgArrayLiteral(seqs), PgArrayLiteral(attempts));
+    Exec(tx, kRelease, PgArrayLiteral(seqs), PgArrayLiteral(attempts));
     return absl::OkStatus();
   });
 }
@@ -166,7 +165,7 @@ absl::Status PgOutboxRepository::Release(const std::vector<OutboxRow>& rows) {
 absl::StatusOr<OutboxBacklog> PgOutboxRepository::Backlog() {
   return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<OutboxBacklog> {
     pqxx::read_transaction tx(c);
-    const auto r = tx.exec1(kBacklog);
+    const auto r = Exec1(tx, kBacklog);
     return OutboxBacklog{r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>()};
   });
 }

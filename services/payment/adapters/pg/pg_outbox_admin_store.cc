@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "services/common/pg_statement.h"
 #include "services/payment/adapters/pg/pg_payment_rows.h"
 
 namespace payonce::payment {
@@ -16,28 +17,30 @@ namespace {
 
 // Pending and dead letters are served by the partial indexes outbox_due_idx
 // and outbox_dead_letter_idx, the last minute by outbox_delivered_idx.
-constexpr const char* kCounters = R"sql(
+constexpr PgStatement kCounters{"pg_outbox_admin_store.counters", R"sql(
 SELECT p.n, coalesce(greatest((extract(epoch FROM now() - p.oldest) * 1000)::bigint, 0), 0),
        (SELECT count(*) FROM outbox WHERE dead_lettered_at IS NOT NULL),
        (SELECT count(*) FROM outbox WHERE delivered_at > now() - interval '60 seconds')
 FROM (SELECT count(*) AS n, min(created_at) AS oldest FROM outbox
-      WHERE delivered_at IS NULL AND dead_lettered_at IS NULL) p)sql";
+      WHERE delivered_at IS NULL AND dead_lettered_at IS NULL) p)sql"};
 
-constexpr const char* kListDeadLetters =
+constexpr PgStatement kListDeadLetters{
+    "pg_outbox_admin_store.list_dead_letters",
     "SELECT " OUTBOX_COLUMNS
     " FROM outbox WHERE dead_lettered_at IS NOT NULL "
     "AND (NOT $1 OR (dead_lettered_at, event_id) < "
     "     (timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3)) "
-    "ORDER BY dead_lettered_at DESC, event_id DESC LIMIT $4";
+    "ORDER BY dead_lettered_at DESC, event_id DESC LIMIT $4"};
 
 // Keeps last_error as evidence of why the relay gave up.
-constexpr const char* kRetryDeadLetter =
+constexpr PgStatement kRetryDeadLetter{
+    "pg_outbox_admin_store.retry_dead_letter",
     "UPDATE outbox SET dead_lettered_at = NULL, attempts = 0, next_attempt_at = now() "
     "WHERE event_id = $1 AND dead_lettered_at IS NOT NULL AND delivered_at IS NULL "
-    "RETURNING " OUTBOX_COLUMNS;
+    "RETURNING " OUTBOX_COLUMNS};
 
-constexpr const char* kSelectByEventId =
-    "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE event_id = $1";
+constexpr PgStatement kSelectByEventId{"pg_outbox_admin_store.select_by_event_id",
+                                       "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE event_id = $1"};
 
 // The channel the outbox relay LISTENs on; delivered at commit.
 
@@ -70,7 +73,7 @@ OutboxEventRecord RecordFromRow(const pqxx::row& r) {
 absl::StatusOr<OutboxCounters> PgOutboxAdminStore::Counters() {
   return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<OutboxCounters> {
     pqxx::read_transaction tx(c);
-    const auto r = tx.exec1(kCounters);
+    const auto r = Exec1(tx, kCounters);
     return OutboxCounters{r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>(),
                           r[3].as<int64_t>()};
   });
@@ -86,7 +89,7 @@ absl::StatusOr<std::vector<OutboxEventRecord>> PgOutboxAdminStore::ListDeadLette
         const std::string cursor_id = has_cursor ? query.after->id : "";
         std::vector<OutboxEventRecord> out;
         for (const auto& r :
-             tx.exec_params(kListDeadLetters, has_cursor, cursor_at, cursor_id, query.limit)) {
+             Exec(tx, kListDeadLetters, has_cursor, cursor_at, cursor_id, query.limit)) {
           out.push_back(RecordFromRow(r));
         }
         return out;
@@ -95,11 +98,11 @@ absl::StatusOr<std::vector<OutboxEventRecord>> PgOutboxAdminStore::ListDeadLette
 
 absl::StatusOr<DeadLetterRetry> PgOutboxAdminStore::RetryDeadLetter(const std::string& event_id) {
   auto retry = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<DeadLetterRetry> {
-    const auto retried = tx.exec_params(kRetryDeadLetter, event_id);
+    const auto retried = Exec(tx, kRetryDeadLetter, event_id);
     if (!retried.empty()) return DeadLetterRetry{RecordFromRow(retried[0]), true};
     // Not a dead letter (any more): answer the row as it is. A concurrent
     // retry of the same row waited for the first one's lock above.
-    const auto rows = tx.exec_params(kSelectByEventId, event_id);
+    const auto rows = Exec(tx, kSelectByEventId, event_id);
     if (rows.empty()) return absl::NotFoundError("outbox event " + event_id + " not found");
     return DeadLetterRetry{RecordFromRow(rows[0]), false};
   });

@@ -1,38 +1,45 @@
 #include "services/payment/adapters/pg/pg_payment_rows.h"
 
+#include "services/common/pg_statement.h"
+
 namespace payonce::payment {
 namespace {
 
-constexpr const char* kSelectPaymentForUpdate =
+constexpr PgStatement kSelectPaymentForUpdate{
+    "pg_payment_rows.select_payment_for_update",
     "SELECT payment_id, order_id, amount_minor, currency, status, provider, "
     "coalesce(provider_txn_id, ''), failure_reason, late_success, "
     "(extract(epoch FROM created_at) * 1000000)::bigint, "
     "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank "
-    "FROM payments WHERE payment_id = $1 FOR UPDATE";
+    "FROM payments WHERE payment_id = $1 FOR UPDATE"};
 
 // The values come from PlanEvidence over the locked row.
-constexpr const char* kApplyTransition =
+constexpr PgStatement kApplyTransition{
+    "pg_payment_rows.apply_transition",
     "UPDATE payments SET status = $2, provider_txn_id = nullif($3, ''), failure_reason = $4, "
     "evidence_rank = $5, live = $6, late_success = $7, updated_at = clock_timestamp() "
     "WHERE payment_id = $1 RETURNING payment_id, order_id, amount_minor, currency, status, "
     "provider, coalesce(provider_txn_id, ''), failure_reason, late_success, "
     "(extract(epoch FROM created_at) * 1000000)::bigint, "
-    "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank";
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank"};
 
-constexpr const char* kInsertHistory =
+constexpr PgStatement kInsertHistory{
+    "pg_payment_rows.insert_history",
     "INSERT INTO payment_history (payment_id, source, old_status, new_status, event_id, detail) "
-    "VALUES ($1, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), $6)";
+    "VALUES ($1, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), $6)"};
 
-constexpr const char* kInsertOutbox =
+constexpr PgStatement kInsertOutbox{
+    "pg_payment_rows.insert_outbox",
     "INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, currency, "
     "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, "
     "CASE WHEN $7::bigint > 0 THEN timestamptz 'epoch' + $7::bigint * interval '1 millisecond' "
-    "ELSE clock_timestamp() END)";
+    "ELSE clock_timestamp() END)"};
 
 // Capture-level kinds are unique per capture (index anomalies_once_per_capture).
-constexpr const char* kInsertAnomaly =
+constexpr PgStatement kInsertAnomaly{
+    "pg_payment_rows.insert_anomaly",
     "INSERT INTO anomalies (kind, payment_id, order_id, provider_txn_id, detail, status) "
-    "VALUES ($1, $2, $3, nullif($4, ''), $5, $6) ON CONFLICT DO NOTHING";
+    "VALUES ($1, $2, $3, nullif($4, ''), $5, $6) ON CONFLICT DO NOTHING"};
 
 }  // namespace
 
@@ -64,7 +71,7 @@ EvidenceRank EvidenceRankFromRow(const pqxx::row& r) {
 
 std::optional<std::pair<Payment, EvidenceRank>> LockPayment(pqxx::work& tx,
                                                             const std::string& payment_id) {
-  const auto rows = tx.exec_params(kSelectPaymentForUpdate, payment_id);
+  const auto rows = Exec(tx, kSelectPaymentForUpdate, payment_id);
   if (rows.empty()) return std::nullopt;
   return std::make_pair(PaymentFromRow(rows[0]), EvidenceRankFromRow(rows[0]));
 }
@@ -72,21 +79,20 @@ std::optional<std::pair<Payment, EvidenceRank>> LockPayment(pqxx::work& tx,
 void RecordAnomaly(pqxx::work& tx, const std::string& kind, const Payment& payment,
                    const std::string& provider_txn_id, const std::string& detail,
                    const std::string& status) {
-  tx.exec_params(kInsertAnomaly, kind, payment.payment_id, payment.order_id, provider_txn_id,
-                 detail, status);
+  Exec(tx, kInsertAnomaly, kind, payment.payment_id, payment.order_id, provider_txn_id, detail,
+       status);
 }
 
 void AppendPaymentHistory(pqxx::work& tx, const std::string& payment_id, const std::string& source,
                           const std::string& old_status, const std::string& new_status,
                           const std::string& event_id, const std::string& detail) {
-  tx.exec_params(kInsertHistory, payment_id, source, old_status, new_status, event_id, detail);
+  Exec(tx, kInsertHistory, payment_id, source, old_status, new_status, event_id, detail);
 }
 
 void AppendOutbox(pqxx::work& tx, const std::string& event_id, const Payment& payment,
                   PaymentStatus status, int64_t occurred_at_unix_ms) {
-  tx.exec_params(kInsertOutbox, event_id, payment.payment_id, payment.order_id,
-                 std::string(ToString(status)), payment.amount_minor, payment.currency,
-                 occurred_at_unix_ms);
+  Exec(tx, kInsertOutbox, event_id, payment.payment_id, payment.order_id,
+       std::string(ToString(status)), payment.amount_minor, payment.currency, occurred_at_unix_ms);
 }
 
 AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, EvidenceRank current_rank,
@@ -96,10 +102,10 @@ AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, Eviden
   AppliedEvidence out{plan.transition, current};
   if (plan.emits_event) {
     const Payment& after = plan.after.payment;
-    out.payment = PaymentFromRow(
-        tx.exec_params1(kApplyTransition, current.payment_id, std::string(ToString(after.status)),
-                        after.provider_txn_id, after.failure_reason,
-                        static_cast<int>(plan.after.rank), plan.live, after.late_success));
+    out.payment = PaymentFromRow(Exec1(tx, kApplyTransition, current.payment_id,
+                                       std::string(ToString(after.status)), after.provider_txn_id,
+                                       after.failure_reason, static_cast<int>(plan.after.rank),
+                                       plan.live, after.late_success));
     AppendOutbox(tx, outbox_event_id, out.payment, after.status, occurred_at_unix_ms);
     out.appended_outbox = true;
   }

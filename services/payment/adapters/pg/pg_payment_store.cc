@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "services/common/pg_array.h"
+#include "services/common/pg_statement.h"
 #include "services/payment/adapters/pg/pg_payment_rows.h"
 
 namespace payonce::payment {
@@ -17,132 +18,162 @@ namespace {
   "(extract(epoch FROM created_at) * 1000000)::bigint, "             \
   "(extract(epoch FROM updated_at) * 1000000)::bigint, evidence_rank"
 
-constexpr const char* kSelectPayment =
-    "SELECT " PAYMENT_COLUMNS " FROM payments WHERE payment_id = $1";
-constexpr const char* kSelectPaymentsForOrder =
-    "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id";
-constexpr const char* kSelectBlockingPayment =
+// Locks a batch's payments in id order, so concurrent batches cannot deadlock.
+constexpr PgStatement kLockPaymentsInOrder{
+    "pg_payment_store.lock_payments_in_order",
+    "SELECT " PAYMENT_COLUMNS
+    " FROM payments WHERE payment_id = ANY($1::text[]) ORDER BY payment_id FOR UPDATE"};
+
+constexpr PgStatement kSelectPayment{"pg_payment_store.select_payment",
+                                     "SELECT " PAYMENT_COLUMNS
+                                     " FROM payments WHERE payment_id = $1"};
+constexpr PgStatement kSelectPaymentsForOrder{
+    "pg_payment_store.select_payments_for_order",
+    "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_id = $1 ORDER BY created_at, payment_id"};
+constexpr PgStatement kSelectBlockingPayment{
+    "pg_payment_store.select_blocking_payment",
     "SELECT " PAYMENT_COLUMNS
     " FROM payments WHERE order_id = $1 "
-    "AND status IN ('PENDING', 'SUCCEEDED') ORDER BY created_at LIMIT 1";
-constexpr const char* kSelectLivePayment =
-    "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_id = $1 AND live";
+    "AND status IN ('PENDING', 'SUCCEEDED') ORDER BY created_at LIMIT 1"};
+constexpr PgStatement kSelectLivePayment{"pg_payment_store.select_live_payment",
+                                         "SELECT " PAYMENT_COLUMNS
+                                         " FROM payments WHERE order_id = $1 AND live"};
 
 // The partial unique index payments_one_live_per_order decides.
-constexpr const char* kInsertPendingPayment =
+constexpr PgStatement kInsertPendingPayment{
+    "pg_payment_store.insert_pending_payment",
     "INSERT INTO payments (payment_id, order_id, amount_minor, currency, status, provider) "
     "VALUES ($1, $2, $3, $4, 'PENDING', $5) "
-    "ON CONFLICT (order_id) WHERE live DO NOTHING RETURNING " PAYMENT_COLUMNS;
+    "ON CONFLICT (order_id) WHERE live DO NOTHING RETURNING " PAYMENT_COLUMNS};
 
-constexpr const char* kRecordDebit =
+constexpr PgStatement kRecordDebit{
+    "pg_payment_store.record_debit",
     "UPDATE payments SET provider_txn_id = coalesce(provider_txn_id, $2), "
-    "updated_at = clock_timestamp() WHERE payment_id = $1";
+    "updated_at = clock_timestamp() WHERE payment_id = $1"};
 
-constexpr const char* kMarkRefunded =
+constexpr PgStatement kMarkRefunded{
+    "pg_payment_store.mark_refunded",
     "UPDATE payments SET status = 'REFUNDED', live = false, updated_at = clock_timestamp() "
-    "WHERE payment_id = $1 RETURNING " PAYMENT_COLUMNS;
+    "WHERE payment_id = $1 RETURNING " PAYMENT_COLUMNS};
 
 #undef PAYMENT_COLUMNS
 
-constexpr const char* kInsertNonce =
+constexpr PgStatement kInsertNonce{
+    "pg_payment_store.insert_nonce",
     "INSERT INTO callback_nonces (nonce, expires_at) "
     "VALUES ($1, clock_timestamp() + $2::bigint * interval '1 millisecond') "
-    "ON CONFLICT (nonce) DO NOTHING RETURNING 1";
+    "ON CONFLICT (nonce) DO NOTHING RETURNING 1"};
 
-constexpr const char* kSelectCallback =
-    "SELECT 1 FROM provider_callbacks WHERE provider = $1 AND event_id = $2";
+constexpr PgStatement kSelectCallback{
+    "pg_payment_store.select_callback",
+    "SELECT 1 FROM provider_callbacks WHERE provider = $1 AND event_id = $2"};
 
-constexpr const char* kInsertCallback =
+constexpr PgStatement kInsertCallback{
+    "pg_payment_store.insert_callback",
     "INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, "
-    "outcome) VALUES ($1, $2, $3, $4, $5, $6)";
+    "outcome) VALUES ($1, $2, $3, $4, $5, $6)"};
 
-constexpr const char* kInsertIdempotencyKey =
+constexpr PgStatement kInsertIdempotencyKey{
+    "pg_payment_store.insert_idempotency_key",
     "INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at) "
     "VALUES ($1, $2, $3, 'IN_FLIGHT', clock_timestamp() + $4::bigint * interval '1 millisecond', "
     "clock_timestamp() + $5::bigint * interval '1 millisecond') "
-    "ON CONFLICT (scope, key) DO NOTHING RETURNING 1";
+    "ON CONFLICT (scope, key) DO NOTHING RETURNING 1"};
 
-constexpr const char* kSelectIdempotencyKey =
+constexpr PgStatement kSelectIdempotencyKey{
+    "pg_payment_store.select_idempotency_key",
     "SELECT fingerprint, state = 'DONE', coalesce(payment_id, ''), "
     "(extract(epoch FROM locked_until) * 1000)::bigint, "
     "(extract(epoch FROM clock_timestamp()) * 1000)::bigint, expires_at <= clock_timestamp() "
-    "FROM idempotency_keys WHERE scope = $1 AND key = $2 FOR UPDATE";
+    "FROM idempotency_keys WHERE scope = $1 AND key = $2 FOR UPDATE"};
 
-constexpr const char* kRenewIdempotencyKey =
+constexpr PgStatement kRenewIdempotencyKey{
+    "pg_payment_store.renew_idempotency_key",
     "UPDATE idempotency_keys SET fingerprint = $3, state = 'IN_FLIGHT', payment_id = NULL, "
     "locked_until = clock_timestamp() + $4::bigint * interval '1 millisecond', "
     "expires_at = clock_timestamp() + $5::bigint * interval '1 millisecond' "
-    "WHERE scope = $1 AND key = $2";
+    "WHERE scope = $1 AND key = $2"};
 
-constexpr const char* kTakeOverIdempotencyKey =
+constexpr PgStatement kTakeOverIdempotencyKey{
+    "pg_payment_store.take_over_idempotency_key",
     "UPDATE idempotency_keys SET locked_until = clock_timestamp() + $3::bigint * interval "
-    "'1 millisecond' WHERE scope = $1 AND key = $2";
+    "'1 millisecond' WHERE scope = $1 AND key = $2"};
 
-constexpr const char* kCompleteIdempotencyKey =
-    "UPDATE idempotency_keys SET state = 'DONE', payment_id = $3 WHERE scope = $1 AND key = $2";
+constexpr PgStatement kCompleteIdempotencyKey{
+    "pg_payment_store.complete_idempotency_key",
+    "UPDATE idempotency_keys SET state = 'DONE', payment_id = $3 WHERE scope = $1 AND key = $2"};
 
-constexpr const char* kReleaseIdempotencyKey =
-    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'IN_FLIGHT'";
+constexpr PgStatement kReleaseIdempotencyKey{
+    "pg_payment_store.release_idempotency_key",
+    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'IN_FLIGHT'"};
 
-constexpr const char* kSweepIdempotencyKeys =
+constexpr PgStatement kSweepIdempotencyKeys{
+    "pg_payment_store.sweep_idempotency_keys",
     "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys "
-    "WHERE expires_at < clock_timestamp() LIMIT 5000)";
+    "WHERE expires_at < clock_timestamp() LIMIT 5000)"};
 
-constexpr const char* kSweepNonces =
+constexpr PgStatement kSweepNonces{
+    "pg_payment_store.sweep_nonces",
     "DELETE FROM callback_nonces WHERE ctid IN (SELECT ctid FROM callback_nonces "
-    "WHERE expires_at < clock_timestamp() LIMIT 5000)";
+    "WHERE expires_at < clock_timestamp() LIMIT 5000)"};
 
 // --- Group commit: one set-based transaction for a batch of callbacks -------
 // Each statement handles the whole batch; arrays are passed as literals
 // (pg_array.h). Nonces are inserted sorted and payments locked in id order,
 // so concurrent batches cannot deadlock on each other.
 
-constexpr const char* kInsertNonces =
+constexpr PgStatement kInsertNonces{
+    "pg_payment_store.insert_nonces",
     "INSERT INTO callback_nonces (nonce, expires_at) "
     "SELECT n, clock_timestamp() + $2::bigint * interval '1 millisecond' "
-    "FROM unnest($1::text[]) AS n ON CONFLICT (nonce) DO NOTHING RETURNING nonce";
+    "FROM unnest($1::text[]) AS n ON CONFLICT (nonce) DO NOTHING RETURNING nonce"};
 
-constexpr const char* kSeenCallbacks =
-    "SELECT c.provider, c.event_id FROM provider_callbacks c "
-    "JOIN unnest($1::text[], $2::text[]) AS k(provider, event_id) "
-    "ON c.provider = k.provider AND c.event_id = k.event_id";
+constexpr PgStatement kSeenCallbacks{"pg_payment_store.seen_callbacks",
+                                     "SELECT c.provider, c.event_id FROM provider_callbacks c "
+                                     "JOIN unnest($1::text[], $2::text[]) AS k(provider, event_id) "
+                                     "ON c.provider = k.provider AND c.event_id = k.event_id"};
 
-constexpr const char* kUpdatePayments =
+constexpr PgStatement kUpdatePayments{
+    "pg_payment_store.update_payments",
     "UPDATE payments AS p SET status = u.status, provider_txn_id = nullif(u.provider_txn_id, ''), "
     "failure_reason = u.failure_reason, evidence_rank = u.evidence_rank, live = u.live, "
     "late_success = u.late_success, updated_at = clock_timestamp() "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::boolean[], "
     "$7::boolean[]) AS u(payment_id, status, provider_txn_id, failure_reason, evidence_rank, live, "
     "late_success) WHERE p.payment_id = u.payment_id "
-    "RETURNING p.payment_id, (extract(epoch FROM p.updated_at) * 1000000)::bigint";
+    "RETURNING p.payment_id, (extract(epoch FROM p.updated_at) * 1000000)::bigint"};
 
-constexpr const char* kInsertHistories =
+constexpr PgStatement kInsertHistories{
+    "pg_payment_store.insert_histories",
     "INSERT INTO payment_history (payment_id, source, old_status, new_status, event_id, detail) "
     "SELECT payment_id, source, nullif(old_status, ''), nullif(new_status, ''), "
     "nullif(event_id, ''), detail "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
     "WITH ORDINALITY AS h(payment_id, source, old_status, new_status, event_id, detail, n) "
-    "ORDER BY n";
+    "ORDER BY n"};
 
-constexpr const char* kInsertOutboxRows =
+constexpr PgStatement kInsertOutboxRows{
+    "pg_payment_store.insert_outbox_rows",
     "INSERT INTO outbox (event_id, payment_id, order_id, status, amount_minor, currency, "
     "occurred_at) SELECT event_id, payment_id, order_id, status, amount_minor, currency, "
     "CASE WHEN occurred_ms > 0 THEN timestamptz 'epoch' + occurred_ms * interval '1 millisecond' "
     "ELSE clock_timestamp() END "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], "
     "$7::bigint[]) WITH ORDINALITY AS o(event_id, payment_id, order_id, status, amount_minor, "
-    "currency, occurred_ms, n) ORDER BY n";
+    "currency, occurred_ms, n) ORDER BY n"};
 
-constexpr const char* kInsertAnomalies =
+constexpr PgStatement kInsertAnomalies{
+    "pg_payment_store.insert_anomalies",
     "INSERT INTO anomalies (kind, payment_id, order_id, provider_txn_id, detail, status) "
     "SELECT kind, payment_id, order_id, nullif(provider_txn_id, ''), detail, 'OPEN' "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
-    "AS a(kind, payment_id, order_id, provider_txn_id, detail) ON CONFLICT DO NOTHING";
+    "AS a(kind, payment_id, order_id, provider_txn_id, detail) ON CONFLICT DO NOTHING"};
 
-constexpr const char* kInsertCallbacks =
+constexpr PgStatement kInsertCallbacks{
+    "pg_payment_store.insert_callbacks",
     "INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, "
     "outcome) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-    "$6::text[])";
+    "$6::text[])"};
 
 // Columns of a batch statement, one vector per array parameter.
 struct TextColumns {
@@ -201,7 +232,7 @@ std::string CallbackMismatchDetail(const CallbackMessage& m, const Payment& curr
 absl::StatusOr<Payment> PgPaymentStore::Get(const std::string& payment_id) {
   return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<Payment> {
     pqxx::read_transaction tx(c);
-    const auto rows = tx.exec_params(kSelectPayment, payment_id);
+    const auto rows = Exec(tx, kSelectPayment, payment_id);
     if (rows.empty()) return absl::NotFoundError("payment " + payment_id + " not found");
     return PaymentFromRow(rows[0]);
   });
@@ -211,7 +242,7 @@ absl::StatusOr<std::vector<Payment>> PgPaymentStore::ListForOrder(const std::str
   return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<std::vector<Payment>> {
     pqxx::read_transaction tx(c);
     std::vector<Payment> out;
-    for (const auto& r : tx.exec_params(kSelectPaymentsForOrder, order_id)) {
+    for (const auto& r : Exec(tx, kSelectPaymentsForOrder, order_id)) {
       out.push_back(PaymentFromRow(r));
     }
     return out;
@@ -223,16 +254,15 @@ absl::StatusOr<IdempotencyClaim> PgPaymentStore::ClaimIdempotencyKey(
     std::chrono::milliseconds lock_for, std::chrono::milliseconds keep_for) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<IdempotencyClaim> {
     IdempotencyClaim claim;
-    if (!tx.exec_params(kInsertIdempotencyKey, scope, key, fingerprint, lock_for.count(),
-                        keep_for.count())
+    if (!Exec(tx, kInsertIdempotencyKey, scope, key, fingerprint, lock_for.count(),
+              keep_for.count())
              .empty()) {
       return claim;  // kProceed: this request owns the key
     }
-    const auto row = tx.exec_params1(kSelectIdempotencyKey, scope, key);
+    const auto row = Exec1(tx, kSelectIdempotencyKey, scope, key);
     if (row[5].as<bool>()) {
       // Expired but not swept yet: the key is free again.
-      tx.exec_params(kRenewIdempotencyKey, scope, key, fingerprint, lock_for.count(),
-                     keep_for.count());
+      Exec(tx, kRenewIdempotencyKey, scope, key, fingerprint, lock_for.count(), keep_for.count());
       return claim;
     }
     IdempotencyRecord record;
@@ -245,7 +275,7 @@ absl::StatusOr<IdempotencyClaim> PgPaymentStore::ClaimIdempotencyKey(
     claim.action = DecideIdempotency(record, fingerprint, now);
     claim.payment_id = row[2].as<std::string>();
     if (claim.action == IdempotencyAction::kTakeOver) {
-      tx.exec_params(kTakeOverIdempotencyKey, scope, key, lock_for.count());
+      Exec(tx, kTakeOverIdempotencyKey, scope, key, lock_for.count());
     }
     return claim;
   });
@@ -255,7 +285,7 @@ absl::Status PgPaymentStore::CompleteIdempotencyKey(const std::string& scope,
                                                     const std::string& key,
                                                     const std::string& payment_id) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(kCompleteIdempotencyKey, scope, key, payment_id);
+    Exec(tx, kCompleteIdempotencyKey, scope, key, payment_id);
     return absl::OkStatus();
   });
 }
@@ -263,7 +293,7 @@ absl::Status PgPaymentStore::CompleteIdempotencyKey(const std::string& scope,
 absl::Status PgPaymentStore::ReleaseIdempotencyKey(const std::string& scope,
                                                    const std::string& key) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(kReleaseIdempotencyKey, scope, key);
+    Exec(tx, kReleaseIdempotencyKey, scope, key);
     return absl::OkStatus();
   });
 }
@@ -272,7 +302,7 @@ absl::StatusOr<std::optional<Payment>> PgPaymentStore::FindBlockingPayment(
     const std::string& order_id) {
   return pool_.WithConnection([&](pqxx::connection& c) -> absl::StatusOr<std::optional<Payment>> {
     pqxx::read_transaction tx(c);
-    const auto rows = tx.exec_params(kSelectBlockingPayment, order_id);
+    const auto rows = Exec(tx, kSelectBlockingPayment, order_id);
     if (rows.empty()) return std::optional<Payment>();
     return std::optional<Payment>(PaymentFromRow(rows[0]));
   });
@@ -280,14 +310,14 @@ absl::StatusOr<std::optional<Payment>> PgPaymentStore::FindBlockingPayment(
 
 absl::StatusOr<PaymentInsert> PgPaymentStore::InsertPendingPayment(const Payment& payment) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<PaymentInsert> {
-    const auto rows = tx.exec_params(kInsertPendingPayment, payment.payment_id, payment.order_id,
-                                     payment.amount_minor, payment.currency, payment.provider);
+    const auto rows = Exec(tx, kInsertPendingPayment, payment.payment_id, payment.order_id,
+                           payment.amount_minor, payment.currency, payment.provider);
     if (!rows.empty()) {
       AppendPaymentHistory(tx, payment.payment_id, "api", "", "PENDING", "",
                            "payment created; debit follows");
       return PaymentInsert{PaymentFromRow(rows[0]), true};
     }
-    const auto live = tx.exec_params(kSelectLivePayment, payment.order_id);
+    const auto live = Exec(tx, kSelectLivePayment, payment.order_id);
     if (live.empty()) return absl::AbortedError("concurrent payment attempt; retry");
     return PaymentInsert{PaymentFromRow(live[0]), false};
   });
@@ -296,7 +326,7 @@ absl::StatusOr<PaymentInsert> PgPaymentStore::InsertPendingPayment(const Payment
 absl::Status PgPaymentStore::RecordDebit(const std::string& payment_id,
                                          const std::string& provider_txn_id) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(kRecordDebit, payment_id, provider_txn_id);
+    Exec(tx, kRecordDebit, payment_id, provider_txn_id);
     return absl::OkStatus();
   });
 }
@@ -307,7 +337,7 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
   auto applied_callback =
       pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<CallbackResult> {
         CallbackResult result;
-        if (tx.exec_params(kInsertNonce, m.provider + ":" + m.nonce, kNonceTtl.count()).empty()) {
+        if (Exec(tx, kInsertNonce, m.provider + ":" + m.nonce, kNonceTtl.count()).empty()) {
           result.effect = CallbackEffect::kReplayedNonce;
           return result;
         }
@@ -326,7 +356,7 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
           result.effect = CallbackEffect::kMismatch;
           return result;
         }
-        if (!tx.exec_params(kSelectCallback, m.provider, m.event_id).empty()) {
+        if (!Exec(tx, kSelectCallback, m.provider, m.event_id).empty()) {
           result.effect = CallbackEffect::kDuplicate;
           return result;
         }
@@ -336,8 +366,8 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
         result.payment = applied.payment;
         result.effect = EffectOf(applied.transition.kind);
         appended_outbox = applied.appended_outbox;
-        tx.exec_params(kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
-                       std::string(ToString(*m.status)), OutcomeName(result.effect));
+        Exec(tx, kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
+             std::string(ToString(*m.status)), OutcomeName(result.effect));
         return result;
       });
   if (applied_callback.ok() && appended_outbox) notifier_.RowsCommitted();
@@ -392,10 +422,10 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     if (!batch_nonces.insert(nonce_keys[i]).second) replayed[i] = true;
   }
   std::unordered_set<std::string> fresh;
-  for (const auto& r : tx.exec_params(
-           kInsertNonces,
-           PgArrayLiteral(std::vector<std::string>(batch_nonces.begin(), batch_nonces.end())),
-           kNonceTtl.count())) {
+  for (const auto& r :
+       Exec(tx, kInsertNonces,
+            PgArrayLiteral(std::vector<std::string>(batch_nonces.begin(), batch_nonces.end())),
+            kNonceTtl.count())) {
     fresh.insert(r[0].as<std::string>());
   }
   for (size_t i = 0; i < n; ++i) {
@@ -416,11 +446,9 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     bool live = true;
   };
   std::map<std::string, Touched> payments;
-  for (const auto& r : tx.exec_params(
-           std::string("SELECT ") + kPaymentColumns +
-               " FROM payments WHERE payment_id = ANY($1::text[]) "
-               "ORDER BY payment_id FOR UPDATE",
-           PgArrayLiteral(std::vector<std::string>(payment_ids.begin(), payment_ids.end())))) {
+  for (const auto& r :
+       Exec(tx, kLockPaymentsInOrder,
+            PgArrayLiteral(std::vector<std::string>(payment_ids.begin(), payment_ids.end())))) {
     Payment p = PaymentFromRow(r);
     std::string id = p.payment_id;
     payments.emplace(std::move(id), Touched{{std::move(p), EvidenceRankFromRow(r)}});
@@ -433,7 +461,7 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
   }
   std::set<std::pair<std::string, std::string>> seen_events;
   if (!keys.empty()) {
-    for (const auto& r : tx.exec_params(kSeenCallbacks, keys[0], keys[1])) {
+    for (const auto& r : Exec(tx, kSeenCallbacks, keys[0], keys[1])) {
       seen_events.emplace(r[0].as<std::string>(), r[1].as<std::string>());
     }
   }
@@ -504,9 +532,8 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
   }
   if (!updates.empty()) {
     std::map<std::string, int64_t> updated_at;
-    for (const auto& r :
-         tx.exec_params(kUpdatePayments, updates[0], updates[1], updates[2], updates[3],
-                        PgArrayLiteral(ranks), PgArrayLiteral(lives), PgArrayLiteral(late))) {
+    for (const auto& r : Exec(tx, kUpdatePayments, updates[0], updates[1], updates[2], updates[3],
+                              PgArrayLiteral(ranks), PgArrayLiteral(lives), PgArrayLiteral(late))) {
       updated_at[r[0].as<std::string>()] = r[1].as<int64_t>();
     }
     for (auto& result : results) {
@@ -516,22 +543,21 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     }
   }
   if (!history.empty()) {
-    tx.exec_params(kInsertHistories, history[0], history[1], history[2], history[3], history[4],
-                   history[5]);
+    Exec(tx, kInsertHistories, history[0], history[1], history[2], history[3], history[4],
+         history[5]);
   }
   if (!outbox_text.empty()) {
-    tx.exec_params(kInsertOutboxRows, outbox_text[0], outbox_text[1], outbox_text[2],
-                   outbox_text[3], PgArrayLiteral(outbox_amounts), outbox_currency[0],
-                   PgArrayLiteral(outbox_occurred));
+    Exec(tx, kInsertOutboxRows, outbox_text[0], outbox_text[1], outbox_text[2], outbox_text[3],
+         PgArrayLiteral(outbox_amounts), outbox_currency[0], PgArrayLiteral(outbox_occurred));
     appended_outbox = true;
   }
   if (!anomalies.empty()) {
-    tx.exec_params(kInsertAnomalies, anomalies[0], anomalies[1], anomalies[2], anomalies[3],
-                   anomalies[4]);
+    Exec(tx, kInsertAnomalies, anomalies[0], anomalies[1], anomalies[2], anomalies[3],
+         anomalies[4]);
   }
   if (!accepted.empty()) {
-    tx.exec_params(kInsertCallbacks, accepted[0], accepted[1], accepted[2], accepted[3],
-                   accepted[4], accepted[5]);
+    Exec(tx, kInsertCallbacks, accepted[0], accepted[1], accepted[2], accepted[3], accepted[4],
+         accepted[5]);
   }
   return results;
 }
@@ -547,7 +573,7 @@ absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_
     const Payment& current = locked->first;
     if (current.status == PaymentStatus::kRefunded) return current;
     if (auto s = CheckRefundable(current.status); !s.ok()) return s;
-    Payment refunded = PaymentFromRow(tx.exec_params1(kMarkRefunded, payment_id));
+    Payment refunded = PaymentFromRow(Exec1(tx, kMarkRefunded, payment_id));
     AppendPaymentHistory(tx, payment_id, "api", "SUCCEEDED", "REFUNDED", "",
                          "refund " + refund_id + (reason.empty() ? "" : ": " + reason));
     AppendOutbox(tx, outbox_event_id, refunded, PaymentStatus::kRefunded, 0);
@@ -560,8 +586,8 @@ absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_
 
 absl::StatusOr<int64_t> PgPaymentStore::SweepExpired() {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
-    const auto keys = tx.exec(kSweepIdempotencyKeys);
-    const auto nonces = tx.exec(kSweepNonces);
+    const auto keys = Exec(tx, kSweepIdempotencyKeys);
+    const auto nonces = Exec(tx, kSweepNonces);
     return static_cast<int64_t>(keys.affected_rows() + nonces.affected_rows());
   });
 }

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "services/common/pg_statement.h"
 #include "services/provider_sandbox/adapters/pg/pg_sandbox_tables.h"
 
 namespace payonce::provider {
@@ -25,12 +26,14 @@ constexpr const char* kInsertDebit =
     "RETURNING merchant_payment_id, amount_minor, currency, debit_calls";
 
 // Counts a repeated call under the debit's row lock.
-constexpr const char* kCountRepeatDebit =
+constexpr PgStatement kCountRepeatDebit{
+    "pg_ledger_store.count_repeat_debit",
     "UPDATE debits SET debit_calls = debit_calls + 1 WHERE merchant_payment_id = $1 "
-    "RETURNING merchant_payment_id, amount_minor, currency, debit_calls";
+    "RETURNING merchant_payment_id, amount_minor, currency, debit_calls"};
 
-constexpr const char* kSelectCaptures =
-    "SELECT " CAPTURE_COLUMNS " FROM captures WHERE merchant_payment_id = $1 ORDER BY seq";
+constexpr PgStatement kSelectCaptures{"pg_ledger_store.select_captures",
+                                      "SELECT " CAPTURE_COLUMNS
+                                      " FROM captures WHERE merchant_payment_id = $1 ORDER BY seq"};
 
 constexpr const char* kInsertCapture =
     "INSERT INTO captures (provider_txn_id, merchant_payment_id, status, amount_minor, "
@@ -40,14 +43,17 @@ constexpr const char* kInsertCallback =
     "INSERT INTO callbacks (event_id, provider_txn_id, status, dropped, extra_copies, forge, "
     "replay, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, " SANDBOX_TS_FROM_MS("$8") ")";
 
-constexpr const char* kSelectRefundByKey =
-    "SELECT " REFUND_COLUMNS " FROM refunds WHERE idempotency_key = $1";
+constexpr PgStatement kSelectRefundByKey{"pg_ledger_store.select_refund_by_key",
+                                         "SELECT " REFUND_COLUMNS
+                                         " FROM refunds WHERE idempotency_key = $1"};
 
-constexpr const char* kSelectRefundByTxn =
-    "SELECT " REFUND_COLUMNS " FROM refunds WHERE provider_txn_id = $1";
+constexpr PgStatement kSelectRefundByTxn{"pg_ledger_store.select_refund_by_txn",
+                                         "SELECT " REFUND_COLUMNS
+                                         " FROM refunds WHERE provider_txn_id = $1"};
 
-constexpr const char* kSelectCaptureForUpdate =
-    "SELECT " CAPTURE_COLUMNS " FROM captures WHERE provider_txn_id = $1 FOR UPDATE";
+constexpr PgStatement kSelectCaptureForUpdate{
+    "pg_ledger_store.select_capture_for_update",
+    "SELECT " CAPTURE_COLUMNS " FROM captures WHERE provider_txn_id = $1 FOR UPDATE"};
 
 constexpr const char* kInsertRefund =
     "INSERT INTO refunds (refund_id, idempotency_key, provider_txn_id, amount_minor, currency, "
@@ -58,10 +64,11 @@ constexpr const char* kMarkRefunded =
     "UPDATE captures SET status = 'REFUNDED', refunded_at = " SANDBOX_TS_FROM_MS("$2") " "
     "WHERE provider_txn_id = $1";
 
-constexpr const char* kSelectTotals =
+constexpr PgStatement kSelectTotals{
+    "pg_ledger_store.select_totals",
     "SELECT (SELECT coalesce(sum(debit_calls), 0)::bigint FROM debits), "
     "(SELECT count(*) FROM captures WHERE status <> 'FAILED'), "
-    "(SELECT count(*) FROM refunds)";
+    "(SELECT count(*) FROM refunds)"};
 
 // Per payment: debit calls, captures that moved money, refunds, net.
 #define PAYMENT_TRUTH_QUERY                                                  \
@@ -74,12 +81,14 @@ constexpr const char* kSelectTotals =
   "LEFT JOIN captures c ON c.merchant_payment_id = d.merchant_payment_id "   \
   "LEFT JOIN refunds r ON r.provider_txn_id = c.provider_txn_id "
 
-constexpr const char* kSelectAllPaymentTruths = PAYMENT_TRUTH_QUERY
+constexpr PgStatement kSelectAllPaymentTruths{
+    "pg_ledger_store.select_all_payment_truths", PAYMENT_TRUTH_QUERY
     "GROUP BY d.merchant_payment_id ORDER BY d.created_at, "
-    "d.merchant_payment_id";
+    "d.merchant_payment_id"};
 
-constexpr const char* kSelectPaymentTruth =
-    PAYMENT_TRUTH_QUERY "WHERE d.merchant_payment_id = $1 GROUP BY d.merchant_payment_id";
+constexpr PgStatement kSelectPaymentTruth{
+    "pg_ledger_store.select_payment_truth",
+    PAYMENT_TRUTH_QUERY "WHERE d.merchant_payment_id = $1 GROUP BY d.merchant_payment_id"};
 
 // Captures that moved money, and refunds, in [from, to); $1/$3 say whether
 // the bound is unset. Bounds are Unix microseconds.
@@ -154,9 +163,9 @@ absl::StatusOr<DebitPlan> PgLedgerStore::RecordDebit(const DebitRequest& request
     if (!snapshot.first_call) {
       // A repeat (or a concurrent first call that committed first: the
       // INSERT waited for it).
-      rows = tx.exec_params(kCountRepeatDebit, request.merchant_payment_id);
+      rows = Exec(tx, kCountRepeatDebit, request.merchant_payment_id);
       if (rows.empty()) return absl::AbortedError("debit raced with its removal; retry");
-      for (const auto& r : tx.exec_params(kSelectCaptures, request.merchant_payment_id)) {
+      for (const auto& r : Exec(tx, kSelectCaptures, request.merchant_payment_id)) {
         snapshot.captures.push_back(CaptureFromRow(r));
       }
     }
@@ -186,7 +195,7 @@ absl::StatusOr<std::vector<Capture>> PgLedgerStore::CapturesOf(
   return pool_.WithConnection([&](pqxx::connection& conn) -> absl::StatusOr<std::vector<Capture>> {
     pqxx::read_transaction tx(conn);
     std::vector<Capture> out;
-    for (const auto& r : tx.exec_params(kSelectCaptures, merchant_payment_id)) {
+    for (const auto& r : Exec(tx, kSelectCaptures, merchant_payment_id)) {
       out.push_back(CaptureFromRow(r));
     }
     return out;
@@ -197,11 +206,11 @@ absl::StatusOr<Refund> PgLedgerStore::RecordRefund(const RefundRequest& request,
                                                    const Refund& candidate) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Refund> {
     // The capture's row lock serializes every refund of it.
-    const auto captures = tx.exec_params(kSelectCaptureForUpdate, request.provider_txn_id);
+    const auto captures = Exec(tx, kSelectCaptureForUpdate, request.provider_txn_id);
     if (captures.empty()) {
       return absl::NotFoundError("capture " + request.provider_txn_id + " not found");
     }
-    const auto by_key = tx.exec_params(kSelectRefundByKey, request.idempotency_key);
+    const auto by_key = Exec(tx, kSelectRefundByKey, request.idempotency_key);
     if (!by_key.empty()) {
       Refund existing = RefundFromRow(by_key[0]);
       if (auto s = CheckRefundReplay(existing, request); !s.ok()) return s;
@@ -211,7 +220,7 @@ absl::StatusOr<Refund> PgLedgerStore::RecordRefund(const RefundRequest& request,
     auto action = DecideRefund(capture);
     if (!action.ok()) return action.status();
     if (*action == RefundAction::kReturnExisting) {
-      const auto by_txn = tx.exec_params(kSelectRefundByTxn, capture.provider_txn_id);
+      const auto by_txn = Exec(tx, kSelectRefundByTxn, capture.provider_txn_id);
       if (by_txn.empty()) return absl::InternalError("refunded capture has no refund row");
       return RefundFromRow(by_txn[0]);
     }
@@ -234,18 +243,18 @@ absl::StatusOr<ProviderStats> PgLedgerStore::Stats(
     // One snapshot for totals, counters and payments.
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
     ProviderStats stats;
-    const auto totals = tx.exec1(kSelectTotals);
+    const auto totals = Exec1(tx, kSelectTotals);
     stats.debits_total = totals[0].as<int64_t>();
     stats.captures_total = totals[1].as<int64_t>();
     stats.refunds_total = totals[2].as<int64_t>();
     stats.callbacks = LoadCounters(tx);
     if (merchant_payment_ids.empty()) {
-      for (const auto& r : tx.exec(kSelectAllPaymentTruths)) {
+      for (const auto& r : Exec(tx, kSelectAllPaymentTruths)) {
         stats.payments.push_back(TruthFromRow(r));
       }
     } else {
       for (const auto& id : merchant_payment_ids) {
-        const auto rows = tx.exec_params(kSelectPaymentTruth, id);
+        const auto rows = Exec(tx, kSelectPaymentTruth, id);
         if (!rows.empty()) stats.payments.push_back(TruthFromRow(rows[0]));
       }
     }
