@@ -6,6 +6,7 @@
 
 #include "services/common/domain/page_token.h"
 #include "services/common/status.h"
+#include "services/payment/adapters/grpc/payment_proto.h"
 
 namespace payonce::payment {
 namespace {
@@ -15,26 +16,11 @@ using google::protobuf::util::TimeUtil;
 // Event ids are server-generated UUIDs; anything longer is not one of ours.
 constexpr size_t kMaxEventIdLength = 128;
 
-v1::PaymentStatus StatusToProto(const std::optional<PaymentStatus>& s) {
-  if (!s) return v1::PAYMENT_STATUS_UNSPECIFIED;
-  switch (*s) {
-    case PaymentStatus::kPending:
-      return v1::PAYMENT_STATUS_PENDING;
-    case PaymentStatus::kSucceeded:
-      return v1::PAYMENT_STATUS_SUCCEEDED;
-    case PaymentStatus::kFailed:
-      return v1::PAYMENT_STATUS_FAILED;
-    case PaymentStatus::kRefunded:
-      return v1::PAYMENT_STATUS_REFUNDED;
-  }
-  return v1::PAYMENT_STATUS_UNSPECIFIED;
-}
-
 void ToProto(const OutboxEventRecord& e, v1::OutboxEvent* out) {
   out->set_event_id(e.event_id);
   out->set_payment_id(e.payment_id);
   out->set_order_id(e.order_id);
-  out->set_status(StatusToProto(e.status));
+  out->set_status(e.status ? ToProto(*e.status) : v1::PAYMENT_STATUS_UNSPECIFIED);
   out->set_amount_minor(e.amount_minor);
   out->set_currency(e.currency);
   *out->mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(e.created_at_us);
