@@ -3,7 +3,8 @@
 # the payment service executes per callback (bench/sql/callback_tx.sql, one
 # transaction per callback) and the set-based batch of 16 callbacks per
 # transaction (bench/sql/callback_batch16.sql), on the payment schema
-# (migrations/payment/*.sql, same indexes), at each concurrency level.
+# (migrations/payment/*.sql, same indexes), at each concurrency level, as
+# prepared statements (-M prepared) like the service's (PgStatement).
 #
 #   bench/pg_ceiling.sh [--port PORT] [--levels 1,4,16,64] [--seconds 10]
 #                       [--payments 20000] [--variants per_callback,batch16]
@@ -48,7 +49,7 @@ JSON=""
 REUSE=false
 RUN_BASE=10
 
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -139,7 +140,7 @@ for variant in "${VARIANT_LIST[@]}"; do
     threads=$((clients < NPROC ? clients : NPROC))
     RUN=$((RUN + 1))
     "${PSQL[@]}" -d "$DB" -c CHECKPOINT
-    out=$("$PG_BIN/pgbench" -n -M extended -c "$clients" -j "$threads" -T "$SECONDS_PER_LEVEL" \
+    out=$("$PG_BIN/pgbench" -n -M prepared -c "$clients" -j "$threads" -T "$SECONDS_PER_LEVEL" \
       -D run="$RUN" -D k=0 -D per_client="$per_client" -D channel=payonce_outbox -f "$script" \
       -h 127.0.0.1 -p "$PORT" -U payonce "$DB" 2>&1) || {
       echo "$out" >&2
