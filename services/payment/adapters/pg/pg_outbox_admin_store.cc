@@ -42,8 +42,6 @@ constexpr PgStatement kRetryDeadLetter{
 constexpr PgStatement kSelectByEventId{"pg_outbox_admin_store.select_by_event_id",
                                        "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE event_id = $1"};
 
-// The channel the outbox relay LISTENs on; delivered at commit.
-
 #undef OUTBOX_COLUMNS
 
 std::optional<int64_t> OptionalMicros(const pqxx::field& f) {
