@@ -1,8 +1,10 @@
 // payonce-migrate: applies the embedded schema migrations of one database
 // under an advisory lock (safe when replicas start together).
+#include <chrono>
 #include <cstdlib>
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
 
 #include "services/common/config.h"
 #include "services/common/log.h"
@@ -15,6 +17,7 @@ int main(int argc, char** argv) {
   std::string database;
   std::string url;
   std::string log_level = "info";
+  int64_t startup_timeout_ms = 30000;
   ConfigParser parser("payonce-migrate",
                       "Applies PayOnce schema migrations to one database (order, payment or "
                       "provider) and exits.");
@@ -26,6 +29,9 @@ int main(int argc, char** argv) {
                 });
   parser.String("PAYONCE_DATABASE_URL", &url, "PostgreSQL connection string", checks::NonEmpty);
   parser.String("PAYONCE_LOG_LEVEL", &log_level, "Log level", checks::LogLevel);
+  parser.Int("PAYONCE_DB_STARTUP_TIMEOUT_MS", &startup_timeout_ms, 0, 600000,
+             "How long to retry while the database is unreachable (its name does not resolve "
+             "yet, it refuses connections, it is starting up)");
   parser.ParseOrExit(argc, argv);
   Logger log("payonce-migrate", log_level);
   if (database.empty()) {
@@ -36,19 +42,28 @@ int main(int argc, char** argv) {
   const MigrationSet& set = database == "order"     ? migrations::order()
                             : database == "payment" ? migrations::payment()
                                                     : migrations::provider();
-  try {
-    pqxx::connection conn(url);
-    const auto status = ApplyMigrations(conn, set, log);
-    if (!status.ok()) {
+  // Retried while the database is unreachable: a container started next to
+  // it may find its host name unresolvable or the server still starting.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(startup_timeout_ms);
+  while (true) {
+    absl::Status status;
+    try {
+      pqxx::connection conn(url);
+      status = ApplyMigrations(conn, set, log);
+    } catch (...) {
+      status = StatusFromPgException(std::current_exception());
+    }
+    if (status.ok()) break;
+    if (status.code() != absl::StatusCode::kUnavailable ||
+        std::chrono::steady_clock::now() >= deadline) {
       log.Error("migration failed",
                 {{"database", database}, {"error", std::string(status.message())}});
       return 1;
     }
-  } catch (...) {
-    const auto status = StatusFromPgException(std::current_exception());
-    log.Error("migration failed",
-              {{"database", database}, {"error", std::string(status.message())}});
-    return 1;
+    log.Warn("database unreachable; retrying",
+             {{"database", database}, {"error", std::string(status.message())}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   return 0;
 }

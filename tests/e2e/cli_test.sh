@@ -173,8 +173,28 @@ UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 # --- setup -------------------------------------------------------------------
 
 PG_PORT=$(free_port)
-"$LOCALDB" pg-start "$WORK" "$PG_PORT" || { echo "cannot start PostgreSQL" >&2; exit 1; }
 db_url() { echo "postgresql://payonce@127.0.0.1:$PG_PORT/payonce_$1"; }
+# payonce-migrate started before its database answers (as a container may be
+# next to a PostgreSQL whose name does not resolve yet): it retries while the
+# database is unreachable, within PAYONCE_DB_STARTUP_TIMEOUT_MS, then migrates.
+PAYONCE_MIGRATE_DATABASE=order PAYONCE_DATABASE_URL=$(db_url order) \
+  PAYONCE_DB_STARTUP_TIMEOUT_MS=60000 "$MIGRATE" >"$WORK/migrate-early.log" 2>&1 &
+PIDS[migrate]=$!
+sleep 1
+"$LOCALDB" pg-start "$WORK" "$PG_PORT" || { echo "cannot start PostgreSQL" >&2; exit 1; }
+wait "${PIDS[migrate]}"
+RC=$?
+unset "PIDS[migrate]"
+LAST="payonce-migrate (order) started 1 s before PostgreSQL"
+OUT=$(cat "$WORK/migrate-early.log")
+expect_rc "payonce-migrate waits for a database that is not up yet" 0
+if grep -q '"database unreachable; retrying"' "$WORK/migrate-early.log" &&
+  grep -q '"schema up to date"' "$WORK/migrate-early.log"; then
+  pass "payonce-migrate logs its retries, then migrates"
+else
+  fail "payonce-migrate logs its retries, then migrates" "no retry or no migration in its log"
+fi
+OUT=""
 for db in order payment provider; do
   PAYONCE_MIGRATE_DATABASE=$db PAYONCE_DATABASE_URL=$(db_url "$db") "$MIGRATE" \
     >>"$WORK/migrate.log" 2>&1 || { echo "migration of $db failed:" >&2; cat "$WORK/migrate.log" >&2; exit 1; }
