@@ -38,6 +38,18 @@ class OutboxNotifier {
   // Outbox rows (or re-queued dead letters) were committed: wake the relay.
   void RowsCommitted();
 
+  // Runs `fn(tx, appended_outbox)` in one transaction of `pool`, as
+  // PgPool::InTransaction does. `fn` sets appended_outbox when it added
+  // outbox rows or put one back in line; the relay is woken once that
+  // transaction has committed.
+  template <class Fn>
+  auto InTransaction(PgPool& pool, Fn&& fn) {
+    bool appended_outbox = false;
+    auto result = pool.InTransaction([&](pqxx::work& tx) { return fn(tx, appended_outbox); });
+    if (result.ok() && appended_outbox) RowsCommitted();
+    return result;
+  }
+
   // NOTIFYs sent so far (for tests and logs).
   int64_t Sent() const;
 

@@ -95,17 +95,17 @@ absl::StatusOr<std::vector<OutboxEventRecord>> PgOutboxAdminStore::ListDeadLette
 }
 
 absl::StatusOr<DeadLetterRetry> PgOutboxAdminStore::RetryDeadLetter(const std::string& event_id) {
-  auto retry = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<DeadLetterRetry> {
-    const auto retried = Exec(tx, kRetryDeadLetter, event_id);
-    if (!retried.empty()) return DeadLetterRetry{RecordFromRow(retried[0]), true};
-    // Not a dead letter (any more): answer the row as it is. A concurrent
-    // retry of the same row waited for the first one's lock above.
-    const auto rows = Exec(tx, kSelectByEventId, event_id);
-    if (rows.empty()) return absl::NotFoundError("outbox event " + event_id + " not found");
-    return DeadLetterRetry{RecordFromRow(rows[0]), false};
-  });
-  if (retry.ok() && retry->requeued) notifier_.RowsCommitted();
-  return retry;
+  return notifier_.InTransaction(
+      pool_, [&](pqxx::work& tx, bool& requeued) -> absl::StatusOr<DeadLetterRetry> {
+        const auto retried = Exec(tx, kRetryDeadLetter, event_id);
+        requeued = !retried.empty();
+        if (requeued) return DeadLetterRetry{RecordFromRow(retried[0]), true};
+        // Not a dead letter (any more): answer the row as it is. A concurrent
+        // retry of the same row waited for the first one's lock above.
+        const auto rows = Exec(tx, kSelectByEventId, event_id);
+        if (rows.empty()) return absl::NotFoundError("outbox event " + event_id + " not found");
+        return DeadLetterRetry{RecordFromRow(rows[0]), false};
+      });
 }
 
 }  // namespace payonce::payment

@@ -338,9 +338,8 @@ absl::Status PgPaymentStore::RecordDebit(const std::string& payment_id,
 
 absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessage& m) {
   const std::string outbox_event_id = ids_.NewId();
-  bool appended_outbox = false;
-  auto applied_callback =
-      pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<CallbackResult> {
+  return notifier_.InTransaction(
+      pool_, [&](pqxx::work& tx, bool& appended_outbox) -> absl::StatusOr<CallbackResult> {
         CallbackResult result;
         if (Exec(tx, kInsertNonce, m.provider + ":" + m.nonce, kNonceTtl.count()).empty()) {
           result.effect = CallbackEffect::kReplayedNonce;
@@ -375,8 +374,6 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
              std::string(ToString(*m.status)), OutcomeName(result.effect));
         return result;
       });
-  if (applied_callback.ok() && appended_outbox) notifier_.RowsCommitted();
-  return applied_callback;
 }
 
 std::vector<absl::StatusOr<CallbackResult>> PgPaymentStore::ApplyCallbacks(
@@ -390,12 +387,10 @@ std::vector<absl::StatusOr<CallbackResult>> PgPaymentStore::ApplyCallbacks(
   std::vector<std::string> outbox_event_ids;
   outbox_event_ids.reserve(callbacks.size());
   for (size_t i = 0; i < callbacks.size(); ++i) outbox_event_ids.push_back(ids_.NewId());
-  bool appended_outbox = false;
-  auto batch = pool_.InTransaction([&](pqxx::work& tx) {
+  auto batch = notifier_.InTransaction(pool_, [&](pqxx::work& tx, bool& appended_outbox) {
     return ApplyCallbackBatch(tx, callbacks, outbox_event_ids, appended_outbox);
   });
   if (batch.ok()) {
-    if (appended_outbox) notifier_.RowsCommitted();
     for (auto& r : *batch) out.push_back(std::move(r));
     return out;
   }
@@ -561,22 +556,20 @@ absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_
                                                      const std::string& refund_id,
                                                      const std::string& reason) {
   const std::string outbox_event_id = ids_.NewId();
-  bool appended_outbox = false;
-  auto marked = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Payment> {
-    const auto locked = LockPayment(tx, payment_id);
-    if (!locked) return absl::NotFoundError("payment " + payment_id + " not found");
-    const Payment& current = locked->first;
-    if (current.status == PaymentStatus::kRefunded) return current;
-    if (auto s = CheckRefundable(current.status); !s.ok()) return s;
-    Payment refunded = PaymentFromRow(Exec1(tx, kMarkRefunded, payment_id));
-    AppendPaymentHistory(tx, payment_id, "api", "SUCCEEDED", "REFUNDED", "",
-                         "refund " + refund_id + (reason.empty() ? "" : ": " + reason));
-    AppendOutbox(tx, outbox_event_id, refunded, PaymentStatus::kRefunded, 0);
-    appended_outbox = true;
-    return refunded;
-  });
-  if (marked.ok() && appended_outbox) notifier_.RowsCommitted();
-  return marked;
+  return notifier_.InTransaction(
+      pool_, [&](pqxx::work& tx, bool& appended_outbox) -> absl::StatusOr<Payment> {
+        const auto locked = LockPayment(tx, payment_id);
+        if (!locked) return absl::NotFoundError("payment " + payment_id + " not found");
+        const Payment& current = locked->first;
+        if (current.status == PaymentStatus::kRefunded) return current;
+        if (auto s = CheckRefundable(current.status); !s.ok()) return s;
+        Payment refunded = PaymentFromRow(Exec1(tx, kMarkRefunded, payment_id));
+        AppendPaymentHistory(tx, payment_id, "api", "SUCCEEDED", "REFUNDED", "",
+                             "refund " + refund_id + (reason.empty() ? "" : ": " + reason));
+        AppendOutbox(tx, outbox_event_id, refunded, PaymentStatus::kRefunded, 0);
+        appended_outbox = true;
+        return refunded;
+      });
 }
 
 absl::StatusOr<int64_t> PgPaymentStore::SweepExpired() {

@@ -187,33 +187,31 @@ absl::StatusOr<EvidenceOutcome> PgReconcileStore::ApplyEvidence(
     const std::string& payment_id, const CaptureEvidence& evidence,
     const std::vector<std::string>& extra_captures) {
   const std::string outbox_event_id = ids_.NewId();
-  bool appended_outbox = false;
-  auto outcome = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<EvidenceOutcome> {
-    const auto locked = payment::LockPayment(tx, payment_id);
-    if (!locked) return EvidenceOutcome::kNotFound;
-    const auto& [current, rank] = *locked;
-    const auto applied = payment::ApplyEvidenceInTx(
-        tx, current, rank, evidence, std::string(payment::EvidenceSource(evidence.rank)), 0,
-        outbox_event_id);
-    appended_outbox = applied.appended_outbox;
-    for (const auto& txn : extra_captures) {
-      payment::RecordAnomaly(tx, "duplicate_capture", current, txn,
-                             "second capture " + txn + " found by " +
-                                 std::string(payment::EvidenceSource(evidence.rank)));
-    }
-    tx.exec_params(kResetReconcile, payment_id);
-    switch (applied.transition.kind) {
-      case payment::TransitionKind::kApply:
-        return EvidenceOutcome::kApplied;
-      case payment::TransitionKind::kDuplicate:
+  return notifier_.InTransaction(
+      pool_, [&](pqxx::work& tx, bool& appended_outbox) -> absl::StatusOr<EvidenceOutcome> {
+        const auto locked = payment::LockPayment(tx, payment_id);
+        if (!locked) return EvidenceOutcome::kNotFound;
+        const auto& [current, rank] = *locked;
+        const auto applied = payment::ApplyEvidenceInTx(
+            tx, current, rank, evidence, std::string(payment::EvidenceSource(evidence.rank)), 0,
+            outbox_event_id);
+        appended_outbox = applied.appended_outbox;
+        for (const auto& txn : extra_captures) {
+          payment::RecordAnomaly(tx, "duplicate_capture", current, txn,
+                                 "second capture " + txn + " found by " +
+                                     std::string(payment::EvidenceSource(evidence.rank)));
+        }
+        tx.exec_params(kResetReconcile, payment_id);
+        switch (applied.transition.kind) {
+          case payment::TransitionKind::kApply:
+            return EvidenceOutcome::kApplied;
+          case payment::TransitionKind::kDuplicate:
+            return EvidenceOutcome::kDuplicate;
+          case payment::TransitionKind::kIgnoredStale:
+            return EvidenceOutcome::kIgnoredStale;
+        }
         return EvidenceOutcome::kDuplicate;
-      case payment::TransitionKind::kIgnoredStale:
-        return EvidenceOutcome::kIgnoredStale;
-    }
-    return EvidenceOutcome::kDuplicate;
-  });
-  if (outcome.ok() && appended_outbox) notifier_.RowsCommitted();
-  return outcome;
+      });
 }
 
 absl::Status PgReconcileStore::Defer(const std::string& payment_id,
@@ -278,35 +276,34 @@ absl::StatusOr<bool> PgReconcileStore::RecordCaptureRefund(const RefundPlan::Ite
                                                            const std::string& order_id,
                                                            const std::string& refund_id) {
   const std::string outbox_event_id = ids_.NewId();
-  bool appended_outbox = false;
-  auto recorded = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<bool> {
-    if (tx.exec_params(kInsertCaptureRefund, item.provider_txn_id, item.payment_id, order_id,
-                       refund_id, item.amount_minor, item.currency, item.reason)
-            .empty()) {
-      return false;  // recorded before (another pass or replica)
-    }
-    const auto locked = payment::LockPayment(tx, item.payment_id);
-    if (!locked) return absl::NotFoundError("payment " + item.payment_id + " not found");
-    const Payment& current = locked->first;
-    if (item.whole_payment && current.status == payment::PaymentStatus::kSucceeded) {
-      tx.exec_params(kMarkRefunded, item.payment_id);
-      Payment refunded = current;
-      refunded.status = payment::PaymentStatus::kRefunded;
-      payment::AppendPaymentHistory(
-          tx, item.payment_id, "reconciler", "SUCCEEDED", "REFUNDED", "",
-          "capture " + item.provider_txn_id + " refunded (" + refund_id + "): " + item.reason);
-      payment::AppendOutbox(tx, outbox_event_id, refunded, payment::PaymentStatus::kRefunded, 0);
-      appended_outbox = true;
-    } else {
-      const std::string status(payment::ToString(current.status));
-      payment::AppendPaymentHistory(tx, item.payment_id, "reconciler", status, status, "",
-                                    "extra capture " + item.provider_txn_id + " refunded (" +
-                                        refund_id + "): " + item.reason);
-    }
-    return true;
-  });
-  if (recorded.ok() && appended_outbox) notifier_.RowsCommitted();
-  return recorded;
+  return notifier_.InTransaction(
+      pool_, [&](pqxx::work& tx, bool& appended_outbox) -> absl::StatusOr<bool> {
+        if (tx.exec_params(kInsertCaptureRefund, item.provider_txn_id, item.payment_id, order_id,
+                           refund_id, item.amount_minor, item.currency, item.reason)
+                .empty()) {
+          return false;  // recorded before (another pass or replica)
+        }
+        const auto locked = payment::LockPayment(tx, item.payment_id);
+        if (!locked) return absl::NotFoundError("payment " + item.payment_id + " not found");
+        const Payment& current = locked->first;
+        if (item.whole_payment && current.status == payment::PaymentStatus::kSucceeded) {
+          tx.exec_params(kMarkRefunded, item.payment_id);
+          Payment refunded = current;
+          refunded.status = payment::PaymentStatus::kRefunded;
+          payment::AppendPaymentHistory(
+              tx, item.payment_id, "reconciler", "SUCCEEDED", "REFUNDED", "",
+              "capture " + item.provider_txn_id + " refunded (" + refund_id + "): " + item.reason);
+          payment::AppendOutbox(tx, outbox_event_id, refunded, payment::PaymentStatus::kRefunded,
+                                0);
+          appended_outbox = true;
+        } else {
+          const std::string status(payment::ToString(current.status));
+          payment::AppendPaymentHistory(tx, item.payment_id, "reconciler", status, status, "",
+                                        "extra capture " + item.provider_txn_id + " refunded (" +
+                                            refund_id + "): " + item.reason);
+        }
+        return true;
+      });
 }
 
 absl::StatusOr<std::optional<LedgerPayment>> PgReconcileStore::LedgerFor(
