@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <thread>
 
 namespace payonce {
 namespace {
@@ -30,6 +31,21 @@ std::string WithConnectTimeout(const std::string& dsn, std::chrono::seconds time
 }
 
 }  // namespace
+
+absl::Status RetryWhileUnavailable(std::chrono::milliseconds timeout, Logger& log,
+                                   std::string_view waiting,
+                                   const std::function<absl::Status()>& attempt) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    absl::Status status = attempt();
+    if (status.ok() || status.code() != absl::StatusCode::kUnavailable ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return status;
+    }
+    log.Warn(waiting, {{"error", std::string(status.message())}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
 
 absl::Status StatusFromPgException(std::exception_ptr error) {
   try {

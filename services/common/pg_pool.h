@@ -12,6 +12,7 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -34,6 +35,14 @@ struct PgPoolOptions {
 // retried), serialization/deadlock -> ABORTED, unique_violation ->
 // ALREADY_EXISTS, statement timeout -> DEADLINE_EXCEEDED, others -> INTERNAL.
 absl::Status StatusFromPgException(std::exception_ptr error);
+
+// Runs `attempt` until it succeeds, fails with anything but UNAVAILABLE, or
+// `timeout` has passed, 500 ms apart; logs `waiting` (a warning) with the
+// error before each new try. For start-up, where the database may not be
+// reachable yet. Returns the last attempt's status.
+absl::Status RetryWhileUnavailable(std::chrono::milliseconds timeout, Logger& log,
+                                   std::string_view waiting,
+                                   const std::function<absl::Status()>& attempt);
 
 class PgPool {
  public:

@@ -1,7 +1,5 @@
 #include "services/common/settings.h"
 
-#include <thread>
-
 #include "services/common/migrator.h"
 
 namespace payonce {
@@ -56,18 +54,10 @@ GrpcServerOptions ServerOptions(const CommonSettings& s) {
 
 absl::Status AwaitSchema(PgPool& pool, const MigrationSet& set, const CommonSettings& s,
                          Logger& log) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(s.db_startup_timeout_ms);
-  while (true) {
-    auto status =
-        pool.WithConnection([&](pqxx::connection& c) { return CheckSchemaVersion(c, set); });
-    if (status.ok() || status.code() != absl::StatusCode::kUnavailable ||
-        std::chrono::steady_clock::now() >= deadline) {
-      return status;
-    }
-    log.Warn("waiting for the database", {{"error", std::string(status.message())}});
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  return RetryWhileUnavailable(
+      std::chrono::milliseconds(s.db_startup_timeout_ms), log, "waiting for the database", [&] {
+        return pool.WithConnection([&](pqxx::connection& c) { return CheckSchemaVersion(c, set); });
+      });
 }
 
 }  // namespace payonce

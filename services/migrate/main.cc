@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <pqxx/pqxx>
 #include <string>
-#include <thread>
 
 #include "services/common/config.h"
 #include "services/common/log.h"
@@ -44,26 +43,19 @@ int main(int argc, char** argv) {
                                                     : migrations::provider();
   // Retried while the database is unreachable: a container started next to
   // it may find its host name unresolvable or the server still starting.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(startup_timeout_ms);
-  while (true) {
-    absl::Status status;
-    try {
-      pqxx::connection conn(url);
-      status = ApplyMigrations(conn, set, log);
-    } catch (...) {
-      status = StatusFromPgException(std::current_exception());
-    }
-    if (status.ok()) break;
-    if (status.code() != absl::StatusCode::kUnavailable ||
-        std::chrono::steady_clock::now() >= deadline) {
-      log.Error("migration failed",
-                {{"database", database}, {"error", std::string(status.message())}});
-      return 1;
-    }
-    log.Warn("database unreachable; retrying",
-             {{"database", database}, {"error", std::string(status.message())}});
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const absl::Status status = RetryWhileUnavailable(
+      std::chrono::milliseconds(startup_timeout_ms), log, "database unreachable; retrying", [&] {
+        try {
+          pqxx::connection conn(url);
+          return ApplyMigrations(conn, set, log);
+        } catch (...) {
+          return StatusFromPgException(std::current_exception());
+        }
+      });
+  if (!status.ok()) {
+    log.Error("migration failed",
+              {{"database", database}, {"error", std::string(status.message())}});
+    return 1;
   }
   return 0;
 }
