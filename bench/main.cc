@@ -73,8 +73,13 @@ std::string Fixed(double v, int digits = 1) {
   return buf;
 }
 
-json Row(const std::string& scenario, int concurrency, const LoadResult& r,
-         const std::string& load_before) {
+// The machine's state when a row starts; Row() records what changed.
+struct RowStart {
+  std::string load = LoadAverage();
+  CpuTicks cpu = ReadCpuTicks();
+};
+
+json Row(const std::string& scenario, int concurrency, const LoadResult& r, const RowStart& start) {
   json row;
   row["scenario"] = scenario;
   row["concurrency"] = concurrency;
@@ -85,8 +90,9 @@ json Row(const std::string& scenario, int concurrency, const LoadResult& r,
   row["rate_per_s"] = r.ok_per_s();
   row["latency_ms"] = ToJson(Summarize(r.latency_us), 1e-3);
   row["truncated"] = r.truncated;
-  row["load_before"] = load_before;
+  row["load_before"] = start.load;
   row["load_after"] = LoadAverage();
+  row["cpu"] = CpuShare(start.cpu, ReadCpuTicks());
   return row;
 }
 
@@ -184,6 +190,19 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
   if (!info.payment_dsn.empty()) waits = std::make_unique<PgWaitSampler>(info.payment_dsn);
   auto take_waits = [&] { return waits ? waits->Take() : json::object(); };
   const auto lag_timeout = std::chrono::seconds(o.lag_timeout_s);
+  // Every timed row starts from the same database state: tables just
+  // vacuumed and analysed (nothing for autovacuum to start during the row)
+  // and a checkpoint just taken (no dirty buffers for it to write during the
+  // row, and the same full-page-write cost on both sides of the ratio:
+  // pg_ceiling.sh does the same before pgbench). The wait sampler's window
+  // starts after it.
+  auto settle = [&] {
+    for (const char* database : {"payment", "order", "provider"}) {
+      target->Exec(database, "VACUUM (ANALYZE)");
+    }
+    target->Exec("payment", "CHECKPOINT");
+    take_waits();
+  };
 
   if (o.warmup > 0) {
     LoadResult ignored;
@@ -197,9 +216,10 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
   // One closed-loop row of callbacks; returns its rate.
   auto callback_row = [&](const std::string& scenario, int c,
                           std::vector<PreparedPayment>& payments, bool redeliver) {
-    const std::string before = LoadAverage();
+    settle();
+    const RowStart start;
     CallbackRun run = sc.SendCallbacks(payments, c, 0, redeliver);
-    json row = Row(scenario, c, run.load, before);
+    json row = Row(scenario, c, run.load, start);
     row["outcomes"] = run.outcomes;
     row["pg_waits"] = take_waits();
     SayRow(mode_name, row);
@@ -212,17 +232,16 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
   double best_rate = 0;
   for (int c : o.levels) {
     if (g_cancel) break;
-    target->Exec("payment", "CHECKPOINT");
     LoadResult prepared;
     auto orders = sc.CreateOrders(o.per_row, &prepared);
     Say(mode_name + " C=" + std::to_string(c) + ": " + std::to_string(orders.size()) +
         " orders created (" + Fixed(prepared.ok_per_s()) + "/s at C=32, untimed)");
 
-    take_waits();
-    const std::string before = LoadAverage();
+    settle();
+    const RowStart start;
     LoadResult created;
     auto payments = sc.CreatePayments(orders, c, &created);
-    json row = Row("CreatePayment", c, created, before);
+    json row = Row("CreatePayment", c, created, start);
     row["pg_waits"] = take_waits();
     SayRow(mode_name, row);
     mode["rows"].push_back(row);
@@ -286,13 +305,12 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
     LoadResult ignored;
     auto orders = sc.CreateOrders(calls, &ignored);
     auto payments = sc.CreatePayments(orders, 16, &ignored);
-    target->Exec("payment", "CHECKPOINT");
+    settle();
     MergePeaks(peaks, memory.Peaks());
     memory.Reset();
-    take_waits();
-    const std::string before = LoadAverage();
+    const RowStart start;
     CallbackRun run = sc.SendCallbacks(payments, 256, rate, false);
-    json row = Row("new callbacks @rate", 256, run.load, before);
+    json row = Row("new callbacks @rate", 256, run.load, start);
     row["target_rate_per_s"] = rate;
     row["outcomes"] = run.outcomes;
     const RelayLag lag = sc.MeasureRelayLag(payments, lag_timeout);

@@ -139,7 +139,9 @@ for variant in "${VARIANT_LIST[@]}"; do
     fi
     threads=$((clients < NPROC ? clients : NPROC))
     RUN=$((RUN + 1))
-    "${PSQL[@]}" -d "$DB" -c CHECKPOINT
+    # The same start as payonce-bench gives its rows: vacuumed, analysed,
+    # checkpointed.
+    "${PSQL[@]}" -d "$DB" -c "VACUUM (ANALYZE)" -c CHECKPOINT
     out=$("$PG_BIN/pgbench" -n -M prepared -c "$clients" -j "$threads" -T "$SECONDS_PER_LEVEL" \
       -D run="$RUN" -D k=0 -D per_client="$per_client" -D channel=payonce_outbox -f "$script" \
       -h 127.0.0.1 -p "$PORT" -U payonce "$DB" 2>&1) || {
@@ -157,6 +159,9 @@ for variant in "${VARIANT_LIST[@]}"; do
   done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+# Leave nothing for autovacuum to do here while a caller (--reuse) runs its
+# next rows on the same cluster.
+"${PSQL[@]}" -d "$DB" -c "VACUUM (ANALYZE)"
 
 if [[ -n $JSON ]]; then
   {

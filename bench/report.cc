@@ -188,6 +188,32 @@ std::string LoadAverage() {
   return a + " " + b + " " + c;
 }
 
+CpuTicks ReadCpuTicks() {
+  std::ifstream in("/proc/stat");
+  std::string label;
+  CpuTicks t;
+  in >> label >> t.user >> t.nice >> t.system >> t.idle >> t.iowait >> t.irq >> t.softirq >>
+      t.steal;
+  return t;
+}
+
+json CpuShare(const CpuTicks& from, const CpuTicks& to) {
+  const double user = double(to.user + to.nice) - double(from.user + from.nice);
+  const double system =
+      double(to.system + to.irq + to.softirq) - double(from.system + from.irq + from.softirq);
+  const double idle = double(to.idle) - double(from.idle);
+  const double iowait = double(to.iowait) - double(from.iowait);
+  const double steal = double(to.steal) - double(from.steal);
+  const double total = user + system + idle + iowait + steal;
+  if (total <= 0) return json::object();
+  auto pct = [&](double v) { return std::round(1000.0 * v / total) / 10.0; };
+  return {{"user_pct", pct(user)},
+          {"system_pct", pct(system)},
+          {"idle_pct", pct(idle)},
+          {"iowait_pct", pct(iowait)},
+          {"steal_pct", pct(steal)}};
+}
+
 json PgSettings(const std::string& dsn) {
   json out = json::object();
   try {

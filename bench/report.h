@@ -16,6 +16,18 @@ nlohmann::json MachineInfo();
 // /proc/loadavg's first three fields ("0.52 1.10 1.33").
 std::string LoadAverage();
 
+// The machine-wide CPU counters of /proc/stat's "cpu" line (USER_HZ ticks).
+struct CpuTicks {
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                     steal = 0;
+};
+CpuTicks ReadCpuTicks();
+
+// What the CPUs did between two readings, in % of all their time: user
+// (with nice), system (with irq and softirq), idle, iowait and steal (time
+// the hypervisor gave this guest's vCPUs to someone else: host noise).
+nlohmann::json CpuShare(const CpuTicks& from, const CpuTicks& to);
+
 // The PostgreSQL settings that bound commit throughput, read through `dsn`.
 nlohmann::json PgSettings(const std::string& dsn);
 
