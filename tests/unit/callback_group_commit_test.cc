@@ -1,6 +1,7 @@
-// CallbackGroupCommit with a fake batch applier: every caller gets its own
-// result, batches form while committers are busy, the queue is bounded and
-// shutdown commits what is queued.
+// CallbackGroupCommit (services/common/group_commit.h) with a fake batch
+// applier: a lone callback is committed on its caller's thread, every caller
+// gets its own result, batches form while committers are busy, the queue is
+// bounded and shutdown commits what is queued.
 #include "services/payment/app/callback_group_commit.h"
 
 #include <gtest/gtest.h>
@@ -34,6 +35,7 @@ class FakeApplier {
   std::vector<absl::StatusOr<CallbackResult>> Apply(const std::vector<CallbackMessage>& batch) {
     std::unique_lock lock(mu_);
     sizes_.push_back(batch.size());
+    threads_.push_back(std::this_thread::get_id());
     ++entered_;
     changed_.notify_all();
     changed_.wait(lock, [&] { return !hold_; });
@@ -64,6 +66,11 @@ class FakeApplier {
     std::lock_guard lock(mu_);
     return sizes_;
   }
+  // The thread that applied each batch.
+  std::vector<std::thread::id> threads() {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
 
  private:
   std::mutex mu_;
@@ -71,6 +78,7 @@ class FakeApplier {
   bool hold_ = false;
   int entered_ = 0;
   std::vector<size_t> sizes_;
+  std::vector<std::thread::id> threads_;
 };
 
 GroupCommitOptions Options(int committers, size_t max_batch, size_t max_queued = 4096) {
@@ -82,16 +90,18 @@ GroupCommitOptions Options(int committers, size_t max_batch, size_t max_queued =
   return o;
 }
 
-TEST(CallbackGroupCommit, ALoneCallbackIsCommittedAloneAtOnce) {
+TEST(CallbackGroupCommit, ALoneCallbackIsCommittedAloneAtOnceOnItsCallersThread) {
   FakeApplier applier;
   std::vector<size_t> observed;
   CallbackGroupCommit group(
-      Options(2, 64), [&](const auto& b) { return applier.Apply(b); },
+      Options(2, 64), "callbacks", [&](const auto& b) { return applier.Apply(b); },
       [&](size_t n) { observed.push_back(n); });
   auto r = group.Apply(Message("e1"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->payment.payment_id, "answer-e1");
   EXPECT_EQ(applier.sizes(), std::vector<size_t>{1});
+  // No hand-off to another thread and back.
+  EXPECT_EQ(applier.threads(), std::vector<std::thread::id>{std::this_thread::get_id()});
 }
 
 // Polls (bounded) until `n` callbacks wait in the queue.
@@ -125,7 +135,7 @@ TEST(CallbackGroupCommit, CallbacksQueuedWhileBusyShareATransactionAndKeepTheirO
   FakeApplier applier;
   std::atomic<size_t> observed_total{0};
   CallbackGroupCommit group(
-      Options(1, 64), [&](const auto& b) { return applier.Apply(b); },
+      Options(1, 64), "callbacks", [&](const auto& b) { return applier.Apply(b); },
       [&](size_t n) { observed_total += n; });
   applier.Hold(true);
   // The first callback occupies the only committer while 40 more queue up,
@@ -156,10 +166,26 @@ TEST(CallbackGroupCommit, CallbacksQueuedWhileBusyShareATransactionAndKeepTheirO
   EXPECT_EQ(observed_total.load(), 41u);
 }
 
+TEST(CallbackGroupCommit, TwoCommittersHaveTwoBatchesInFlightAtOnce) {
+  FakeApplier applier;
+  CallbackGroupCommit group(
+      Options(2, 64), "callbacks", [&](const auto& b) { return applier.Apply(b); }, nullptr);
+  applier.Hold(true);
+  Pending first = ApplyAsync(group, {"first"});
+  ASSERT_TRUE(applier.AwaitEntered(1));
+  // The first batch is held in flight; the second committer slot is free.
+  Pending second = ApplyAsync(group, {"second"});
+  EXPECT_TRUE(applier.AwaitEntered(2));
+  applier.Hold(false);
+  EXPECT_TRUE(first[0].get().ok());
+  EXPECT_TRUE(second[0].get().ok());
+  EXPECT_EQ(applier.sizes(), (std::vector<size_t>{1, 1}));
+}
+
 TEST(CallbackGroupCommit, BatchesNeverExceedTheMaximum) {
   FakeApplier applier;
   CallbackGroupCommit group(
-      Options(1, 5), [&](const auto& b) { return applier.Apply(b); }, nullptr);
+      Options(1, 5), "callbacks", [&](const auto& b) { return applier.Apply(b); }, nullptr);
   applier.Hold(true);
   Pending first = ApplyAsync(group, {"first"});
   ASSERT_TRUE(applier.AwaitEntered(1));
@@ -174,7 +200,8 @@ TEST(CallbackGroupCommit, BatchesNeverExceedTheMaximum) {
 TEST(CallbackGroupCommit, AFullQueueAnswersUnavailableAtOnce) {
   FakeApplier applier;
   CallbackGroupCommit group(
-      Options(1, 1, /*max_queued=*/2), [&](const auto& b) { return applier.Apply(b); }, nullptr);
+      Options(1, 1, /*max_queued=*/2), "callbacks", [&](const auto& b) { return applier.Apply(b); },
+      nullptr);
   applier.Hold(true);
   Pending first = ApplyAsync(group, {"first"});
   ASSERT_TRUE(applier.AwaitEntered(1));
@@ -193,7 +220,7 @@ TEST(CallbackGroupCommit, AFullQueueAnswersUnavailableAtOnce) {
 TEST(CallbackGroupCommit, ShutdownCommitsWhatIsQueuedFirst) {
   FakeApplier applier;
   auto group = std::make_unique<CallbackGroupCommit>(
-      Options(1, 64), [&](const auto& b) { return applier.Apply(b); }, nullptr);
+      Options(1, 64), "callbacks", [&](const auto& b) { return applier.Apply(b); }, nullptr);
   applier.Hold(true);
   Pending first = ApplyAsync(*group, {"a"});
   ASSERT_TRUE(applier.AwaitEntered(1));

@@ -47,7 +47,7 @@ PaymentApp::PaymentApp(PaymentAppOptions options, PaymentStore& store, OrderDire
       log_(log) {
   if (options_.group_commit) {
     group_commit_ = std::make_unique<CallbackGroupCommit>(
-        *options_.group_commit,
+        *options_.group_commit, "callbacks",
         [this](const std::vector<CallbackMessage>& batch) { return store_.ApplyCallbacks(batch); },
         [this](size_t size) { observer_.CallbackBatch(size); });
   }
