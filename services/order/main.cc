@@ -1,6 +1,10 @@
 // order-service: wires config, PostgreSQL, the order app and the gRPC server.
+#include <prometheus/histogram.h>
+
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "services/common/clock.h"
 #include "services/common/grpc_server.h"
@@ -19,8 +23,21 @@ int main(int argc, char** argv) {
   settings.grpc_listen_addr = "127.0.0.1:50051";
   settings.metrics_listen_addr = "127.0.0.1:9464";
   settings.database_url = "postgresql://payonce@127.0.0.1:55432/payonce_order";
+  std::string group_commit = "true";
+  int64_t group_max = 64;
+  int64_t group_committers = 2;
   ConfigParser parser("order-service", "PayOnce order service (payonce.order.v1.OrderService)");
   AddCommonSettings(parser, settings, kGrpcServer | kDatabase);
+  parser.String("PAYONCE_EVENT_GROUP_COMMIT", &group_commit,
+                "true: concurrent ApplyPaymentEvent calls are applied as one transaction "
+                "(group commit); false: one transaction per event",
+                [](const std::string& v) {
+                  return v == "true" || v == "false" ? "" : "must be true or false";
+                });
+  parser.Int("PAYONCE_EVENT_GROUP_MAX", &group_max, 1, 1024,
+             "Most payment events in one group-commit transaction");
+  parser.Int("PAYONCE_EVENT_GROUP_COMMITTERS", &group_committers, 1, 16,
+             "Group-commit transactions in flight at once (each uses one database connection)");
   parser.ParseOrExit(argc, argv);
 
   Logger log("order-service", settings.log_level);
@@ -44,7 +61,22 @@ int main(int argc, char** argv) {
   SystemClock clock;
   UuidV7Generator ids(clock);
   order::PgOrderStore store(pool);
-  order::OrderApp app(store, ids);
+  std::optional<order::EventGroupCommit> event_group;
+  if (group_commit == "true") {
+    event_group.emplace();
+    event_group->options.max_batch = static_cast<size_t>(group_max);
+    event_group->options.committers = static_cast<int>(group_committers);
+    auto& sizes =
+        prometheus::BuildHistogram()
+            .Name("payonce_order_event_group_commit_size")
+            .Help(
+                "Payment events committed together in one transaction (group "
+                "commit of ApplyPaymentEvent).")
+            .Register(*registry)
+            .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
+    event_group->observe = [&sizes](size_t n) { sizes.Observe(static_cast<double>(n)); };
+  }
+  order::OrderApp app(store, ids, std::move(event_group));
   order::OrderGrpcService service(app, log);
 
   GrpcServerHost server(ServerOptions(settings), log, grpc_metrics);

@@ -2,10 +2,19 @@
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <future>
+#include <map>
 #include <memory>
+#include <optional>
+#include <ostream>
+#include <random>
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "payonce/order/v1/order_service.grpc.pb.h"
 #include "services/common/clock.h"
@@ -41,7 +50,7 @@ class OrderServiceTest : public ::testing::Test {
     pool_ = std::make_unique<PgPool>(opts, *log_);
     ids_ = std::make_unique<UuidV7Generator>(clock_);
     store_ = std::make_unique<PgOrderStore>(*pool_);
-    app_ = std::make_unique<OrderApp>(*store_, *ids_);
+    app_ = std::make_unique<OrderApp>(*store_, *ids_, GroupCommit());
     service_ = std::make_unique<OrderGrpcService>(*app_, *log_);
     server_ = std::make_unique<GrpcServerHost>(GrpcServerOptions{"127.0.0.1:0", 64, {}}, *log_,
                                                *metrics_);
@@ -52,6 +61,9 @@ class OrderServiceTest : public ::testing::Test {
   }
 
   void TearDown() override { server_->Shutdown(); }
+
+  // The app's group commit of ApplyPaymentEvent; none by default.
+  virtual std::optional<EventGroupCommit> GroupCommit() { return std::nullopt; }
 
   static std::string Unique(const std::string& prefix) {
     static std::atomic<int> n{0};
@@ -461,6 +473,247 @@ TEST_F(OrderServiceTest, TimelineListsEveryChangeAndEventOldestFirst) {
   req.clear_order_id();
   EXPECT_EQ(Call(&pb::OrderService::Stub::GetOrderTimeline, req, &t).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// PaymentEventInput for `order`, as the relay would send it.
+PaymentEventInput EventFor(const std::string& order_id, const std::string& event_id,
+                           const std::string& payment_id, PaymentResult result,
+                           int64_t amount_minor = 1999) {
+  PaymentEventInput e;
+  e.event_id = event_id;
+  e.order_id = order_id;
+  e.facts.payment_id = payment_id;
+  e.facts.result = result;
+  e.facts.amount_minor = amount_minor;
+  e.facts.currency = "EUR";
+  e.source = "relay";
+  return e;
+}
+
+// What a batch left behind for one order: each result, the order's row and
+// its timeline of payment events, with this run's ids replaced by names.
+struct EventOutcomes {
+  std::vector<std::string> results;
+  std::vector<std::string> orders;
+  std::vector<std::string> timelines;
+  bool operator==(const EventOutcomes&) const = default;
+};
+
+void PrintTo(const EventOutcomes& o, std::ostream* out) {
+  for (const auto* part : {&o.results, &o.orders, &o.timelines}) {
+    for (const auto& line : *part) *out << "\n  " << line;
+  }
+}
+
+TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne) {
+  // The same mix twice, on fresh orders: once as one ApplyPaymentEvents
+  // batch, once one ApplyPaymentEvent (one transaction) at a time.
+  auto run = [&](bool batched) {
+    const std::string pending = MustCreate(ValidRequest()).order_id();
+    const std::string paid_before = MustCreate(ValidRequest()).order_id();
+    const std::string cancelled = MustCreate(ValidRequest()).order_id();
+    pb::CancelOrderRequest cancel;
+    cancel.set_order_id(cancelled);
+    pb::Order ignored;
+    EXPECT_TRUE(Call(&pb::OrderService::Stub::CancelOrder, cancel, &ignored).ok());
+    const std::string seen = Unique("evt-seen");
+    EXPECT_TRUE(
+        store_->ApplyPaymentEvent(EventFor(paid_before, seen, "pay-0", PaymentResult::kSucceeded))
+            .ok());
+    const std::string paying = Unique("evt-pay");
+    const std::vector<PaymentEventInput> events = {
+        EventFor(pending, Unique("evt-fail"), "pay-1", PaymentResult::kFailed),
+        EventFor(pending, paying, "pay-2", PaymentResult::kSucceeded),
+        EventFor(pending, paying, "pay-2", PaymentResult::kSucceeded),  // again, same batch
+        EventFor(pending, Unique("evt-second"), "pay-3", PaymentResult::kSucceeded),
+        EventFor(paid_before, seen, "pay-0", PaymentResult::kSucceeded),  // applied before
+        EventFor(cancelled, Unique("evt-late"), "pay-4", PaymentResult::kSucceeded),
+        EventFor("no-such-order", Unique("evt-lost"), "pay-5", PaymentResult::kSucceeded),
+        EventFor(paid_before, Unique("evt-amount"), "pay-6", PaymentResult::kSucceeded, 5),
+    };
+    std::vector<absl::StatusOr<ApplyResult>> results;
+    if (batched) {
+      results = store_->ApplyPaymentEvents(events);
+    } else {
+      for (const auto& e : events) results.push_back(store_->ApplyPaymentEvent(e));
+    }
+    EventOutcomes out;
+    const std::map<std::string, std::string> names = {
+        {pending, "pending"}, {paid_before, "paid_before"}, {cancelled, "cancelled"}};
+    auto name = [&](const std::string& id) {
+      auto n = names.find(id);
+      return n == names.end() ? id : n->second;
+    };
+    for (const auto& r : results) {
+      out.results.push_back(
+          r.ok() ? std::string(ToString(r->outcome)) + " " + name(r->order.order_id) + " " +
+                       std::string(ToString(r->order.status)) + " " + r->order.paid_payment_id
+                 : absl::StatusCodeToString(r.status().code()));
+    }
+    for (const auto& [id, label] : names) {
+      out.orders.push_back(label + " " +
+                           servers_->Query("order",
+                                           "SELECT status || ' ' || coalesce("
+                                           "paid_payment_id, '') FROM orders WHERE "
+                                           "order_id = '" +
+                                               id + "'"));
+      out.timelines.push_back(
+          label + " " +
+          servers_->Query("order",
+                          "SELECT string_agg(concat_ws('/', source, old_status, new_status, "
+                          "payment_id, outcome, payment_status, detail), ' | ' ORDER BY "
+                          "entry_id) FROM order_timeline WHERE kind = 'payment_event' AND "
+                          "order_id = '" +
+                              id + "'"));
+    }
+    // The batch's rows were written by one transaction.
+    std::string inbox_ids;
+    for (const auto& e : events) inbox_ids += (inbox_ids.empty() ? "'" : ", '") + e.event_id + "'";
+    const std::string transactions = servers_->Query(
+        "order", "SELECT count(DISTINCT xmin::text) FROM payment_event_inbox WHERE event_id IN (" +
+                     inbox_ids + ") AND event_id <> '" + seen + "'");
+    return std::pair{out, transactions};
+  };
+  const auto [one_by_one, one_by_one_transactions] = run(false);
+  const auto [batched, batched_transactions] = run(true);
+  EXPECT_EQ(batched, one_by_one);
+  EXPECT_EQ(batched_transactions, "1");
+  EXPECT_EQ(one_by_one_transactions, "5");
+  // The mix covers every outcome.
+  EXPECT_EQ(batched.results,
+            (std::vector<std::string>{
+                "IGNORED pending PENDING_PAYMENT ", "APPLIED pending PAID pay-2",
+                "DUPLICATE pending PAID pay-2", "REFUND_REQUIRED pending PAID pay-2",
+                "DUPLICATE paid_before PAID pay-0", "REFUND_REQUIRED cancelled CANCELLED ",
+                "NOT_FOUND", "REFUND_REQUIRED paid_before PAID pay-0"}));
+}
+
+TEST_F(OrderServiceTest, AnEventTheDatabaseRefusesFailsAloneNotItsBatch) {
+  const std::string a = MustCreate(ValidRequest()).order_id();
+  const std::string b = MustCreate(ValidRequest()).order_id();
+  auto bad = EventFor(a, Unique("evt-bad"), "pay-bad", PaymentResult::kFailed);
+  bad.source = "nobody";  // order_timeline's CHECK refuses it: the batch's write fails
+  const std::vector<PaymentEventInput> events = {
+      EventFor(a, Unique("evt-a"), "pay-a", PaymentResult::kSucceeded), bad,
+      EventFor(b, Unique("evt-b"), "pay-b", PaymentResult::kSucceeded)};
+  const auto results = store_->ApplyPaymentEvents(events);
+  EXPECT_EQ(store_->batches_split(), 1);
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->outcome, ApplyOutcome::kApplied);
+  EXPECT_FALSE(results[1].ok());
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_EQ(results[2]->outcome, ApplyOutcome::kApplied);
+  EXPECT_EQ(servers_->Query("order", "SELECT count(*) FROM payment_event_inbox WHERE event_id = '" +
+                                         bad.event_id + "'"),
+            "0");
+  for (const auto& id : {a, b}) {
+    EXPECT_EQ(servers_->Query("order", "SELECT status FROM orders WHERE order_id = '" + id + "'"),
+              "PAID");
+  }
+}
+
+TEST_F(OrderServiceTest, ConcurrentBatchesOverTheSameOrdersNeverDeadlock) {
+  std::vector<std::string> orders;
+  for (int i = 0; i < 64; ++i) orders.push_back(MustCreate(ValidRequest()).order_id());
+  // Two callers, each sending batches over all eight orders in a shuffled
+  // order: a batch that locked its orders in arrival order (one SELECT …
+  // FOR UPDATE per event) would lock them crosswise and deadlock.
+  auto caller = [&](unsigned seed) {
+    std::mt19937 random(seed);
+    int failed = 0;
+    for (int round = 0; round < 25; ++round) {
+      std::vector<PaymentEventInput> batch;
+      for (const auto& id : orders) {
+        batch.push_back(EventFor(id, Unique("evt"), "pay-x", PaymentResult::kFailed));
+      }
+      std::shuffle(batch.begin(), batch.end(), random);
+      for (const auto& r : store_->ApplyPaymentEvents(batch)) failed += r.ok() ? 0 : 1;
+    }
+    return failed;
+  };
+  auto first = std::async(std::launch::async, caller, 1u);
+  auto second = std::async(std::launch::async, caller, 2u);
+  EXPECT_EQ(first.get(), 0);
+  EXPECT_EQ(second.get(), 0);
+  // A deadlock fails its batch as a whole, which is then applied one event
+  // per transaction: every event still succeeds, so count the splits.
+  EXPECT_EQ(store_->batches_split(), 0);
+  EXPECT_EQ(
+      servers_->Query("order", "SELECT count(*) FROM payment_event_inbox WHERE order_id IN ('" +
+                                   orders[0] + "')"),
+      "50");
+}
+
+// The same service with ApplyPaymentEvent behind group commit (the
+// order-service's default).
+class OrderServiceGroupCommitTest : public OrderServiceTest {
+ protected:
+  std::optional<EventGroupCommit> GroupCommit() override {
+    EventGroupCommit g;
+    g.observe = [this](size_t n) { committed_ += n; };
+    return g;
+  }
+  std::atomic<size_t> committed_{0};
+};
+
+TEST_F(OrderServiceGroupCommitTest, ConcurrentEventsEachGetTheirOwnOutcome) {
+  // 16 orders, each sent its success twice and a failure, all at once (48
+  // calls: within the server's 64 threads).
+  std::vector<pb::Order> orders;
+  for (int i = 0; i < 16; ++i) orders.push_back(MustCreate(ValidRequest()));
+  std::vector<pb::PaymentEvent> events;
+  for (const auto& o : orders) {
+    const auto success = Success(o, "pay-" + o.order_id());
+    auto failure = Success(o, "pay-failed-" + o.order_id());
+    failure.set_status(paypb::PAYMENT_STATUS_FAILED);
+    events.insert(events.end(), {success, success, failure});
+  }
+  std::vector<std::future<std::pair<grpc::Status, pb::ApplyPaymentEventResponse>>> calls;
+  for (const auto& e : events) {
+    calls.push_back(std::async(std::launch::async, [this, e] {
+      pb::ApplyPaymentEventResponse r;
+      auto s = Apply(e, &r);
+      return std::pair{s, r};
+    }));
+  }
+  std::map<std::string, std::multiset<int>> outcomes;  // order → outcomes of its three events
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto [status, response] = calls[i].get();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.order().order_id(), events[i].order_id());
+    outcomes[events[i].order_id()].insert(response.outcome());
+  }
+  for (const auto& o : orders) {
+    // The success applied once and was a duplicate once; the failure is
+    // ignored whichever came first.
+    EXPECT_EQ(outcomes[o.order_id()],
+              (std::multiset<int>{pb::APPLY_OUTCOME_APPLIED, pb::APPLY_OUTCOME_DUPLICATE,
+                                  pb::APPLY_OUTCOME_IGNORED}))
+        << o.order_id();
+    EXPECT_EQ(servers_->Query("order",
+                              "SELECT status || ' ' || paid_payment_id FROM orders "
+                              "WHERE order_id = '" +
+                                  o.order_id() + "'"),
+              "PAID pay-" + o.order_id());
+  }
+  // Every event went through the group commit.
+  EXPECT_EQ(committed_.load(), events.size());
+}
+
+TEST_F(OrderServiceGroupCommitTest, BadEventsAreStillRefusedBeforeTheBatch) {
+  const pb::Order o = MustCreate(ValidRequest());
+  auto e = Success(o, "pay-x");
+  e.clear_event_id();
+  pb::ApplyPaymentEventResponse r;
+  EXPECT_EQ(Apply(e, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  e = Success(o, "pay-x");
+  e.set_order_id("no-such-order");
+  EXPECT_EQ(Apply(e, &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(committed_.load(), 1u);  // only the unknown order reached the store
+  EXPECT_EQ(
+      servers_->Query("order", "SELECT status FROM orders WHERE order_id = '" + o.order_id() + "'"),
+      "PENDING_PAYMENT");
 }
 
 TEST_F(OrderServiceTest, SurvivesPostgresRestart) {

@@ -11,6 +11,19 @@ absl::Status RequireOrderId(const std::string& order_id) {
 
 }  // namespace
 
+OrderApp::OrderApp(OrderStore& store, IdGenerator& ids,
+                   std::optional<EventGroupCommit> group_commit)
+    : store_(store), ids_(ids) {
+  if (group_commit) {
+    group_commit_ = std::make_unique<GroupCommit<PaymentEventInput, ApplyResult>>(
+        group_commit->options, "payment events",
+        [this](const std::vector<PaymentEventInput>& batch) {
+          return store_.ApplyPaymentEvents(batch);
+        },
+        std::move(group_commit->observe));
+  }
+}
+
 absl::StatusOr<Order> OrderApp::CreateOrder(const OrderRequest& request) {
   if (auto s = ValidateOrderRequest(request); !s.ok()) return s;
   auto order = store_.InsertOrGetByRequestId(request, ids_.NewId());
@@ -75,6 +88,7 @@ absl::StatusOr<ApplyResult> OrderApp::ApplyPaymentEvent(const PaymentEventInput&
           "a successful payment event needs amount_minor > 0 and a currency");
     }
   }
+  if (group_commit_) return group_commit_->Apply(event);
   return store_.ApplyPaymentEvent(event);
 }
 

@@ -2,11 +2,15 @@
 // the store. No I/O of its own.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/common/clock.h"
+#include "services/common/group_commit.h"
 #include "services/order/app/order_store.h"
 
 namespace payonce::order {
@@ -23,9 +27,20 @@ struct ListRequest {
   std::string page_token;
 };
 
+// Group commit of ApplyPaymentEvent: events of concurrent calls (the
+// relay's deliveries) applied as one transaction (OrderStore::
+// ApplyPaymentEvents), each answered with its own outcome after the commit.
+struct EventGroupCommit {
+  GroupCommitOptions options;
+  // Told the size of every batch committed.
+  std::function<void(size_t)> observe;
+};
+
 class OrderApp {
  public:
-  OrderApp(OrderStore& store, IdGenerator& ids) : store_(store), ids_(ids) {}
+  // Without `group_commit`, one transaction per ApplyPaymentEvent.
+  OrderApp(OrderStore& store, IdGenerator& ids,
+           std::optional<EventGroupCommit> group_commit = std::nullopt);
 
   absl::StatusOr<Order> CreateOrder(const OrderRequest& request);
   absl::StatusOr<Order> GetOrder(const std::string& order_id);
@@ -37,6 +52,7 @@ class OrderApp {
  private:
   OrderStore& store_;
   IdGenerator& ids_;
+  std::unique_ptr<GroupCommit<PaymentEventInput, ApplyResult>> group_commit_;
 };
 
 }  // namespace payonce::order

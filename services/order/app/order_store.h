@@ -62,6 +62,12 @@ class OrderStore {
   // Applies per DecidePaymentEvent under a row lock, deduplicated by event_id
   // in the inbox; NOT_FOUND if the order is unknown.
   virtual absl::StatusOr<ApplyResult> ApplyPaymentEvent(const PaymentEventInput& event) = 0;
+  // The same for a batch, as one transaction: one result per event in input
+  // order, each exactly what ApplyPaymentEvent would have answered had the
+  // events been applied one after the other (an unknown order fails only
+  // its own event).
+  virtual std::vector<absl::StatusOr<ApplyResult>> ApplyPaymentEvents(
+      const std::vector<PaymentEventInput>& events) = 0;
   // Oldest first; NOT_FOUND if the order is unknown.
   virtual absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id) = 0;
 };

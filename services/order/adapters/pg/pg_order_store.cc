@@ -1,8 +1,14 @@
 #include "services/order/adapters/pg/pg_order_store.h"
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
+#include "services/common/pg_array.h"
 #include "services/common/pg_statement.h"
 
 namespace payonce::order {
@@ -64,6 +70,41 @@ constexpr PgStatement kInsertInbox{
     "pg_order_store.insert_inbox",
     "INSERT INTO payment_event_inbox (event_id, order_id, payment_id, status, outcome, source) "
     "VALUES ($1, $2, $3, $4, $5, $6)"};
+
+// A batch of payment events (ApplyPaymentEvents): its orders locked in
+// order_id order (the same order in every batch, so two batches never
+// deadlock), its inbox hits, then every write as one statement.
+constexpr PgStatement kLockOrders{"pg_order_store.lock_orders",
+                                  "SELECT " ORDER_COLUMNS
+                                  " FROM orders WHERE order_id = ANY($1::text[]) "
+                                  "ORDER BY order_id FOR UPDATE"};
+
+constexpr PgStatement kSelectInboxBatch{
+    "pg_order_store.select_inbox_batch",
+    "SELECT event_id FROM payment_event_inbox WHERE event_id = ANY($1::text[])"};
+
+constexpr PgStatement kWriteEvents{
+    "pg_order_store.write_events",
+    "WITH paid AS ("
+    " UPDATE orders SET status = 'PAID', paid_payment_id = p.paid_by, "
+    " updated_at = clock_timestamp() "
+    " FROM unnest($1::text[], $2::text[]) AS p(paid_order, paid_by) "
+    " WHERE order_id = p.paid_order RETURNING " ORDER_COLUMNS
+    "), inbox AS ("
+    " INSERT INTO payment_event_inbox (event_id, order_id, payment_id, status, outcome, source) "
+    " SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    " $8::text[])"
+    "), timeline AS ("
+    " INSERT INTO order_timeline (order_id, source, kind, old_status, new_status, payment_id, "
+    " event_id, outcome, payment_status, detail) "
+    " SELECT t.order_id, t.source, 'payment_event', nullif(t.old_status, ''), "
+    " nullif(t.new_status, ''), nullif(t.payment_id, ''), nullif(t.event_id, ''), "
+    " nullif(t.outcome, ''), nullif(t.payment_status, ''), t.detail "
+    " FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], "
+    " $15::text[], $16::text[], $17::text[]) WITH ORDINALITY "
+    " AS t(order_id, source, old_status, new_status, payment_id, event_id, outcome, "
+    " payment_status, detail, n) ORDER BY t.n"
+    ") SELECT * FROM paid"};
 
 constexpr PgStatement kSelectTimeline{
     "pg_order_store.select_timeline",
@@ -233,6 +274,122 @@ absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventIn
                         event.event_id, outcome, payment_status, decision.detail});
     return result;
   });
+}
+
+std::vector<absl::StatusOr<ApplyResult>> PgOrderStore::ApplyPaymentEvents(
+    const std::vector<PaymentEventInput>& events) {
+  using Results = std::vector<absl::StatusOr<ApplyResult>>;
+  if (events.size() == 1) return {ApplyPaymentEvent(events[0])};
+  auto batch = pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Results> {
+    std::vector<std::string> order_ids, event_ids;
+    for (const auto& e : events) {
+      order_ids.push_back(e.order_id);
+      event_ids.push_back(e.event_id);
+    }
+    std::map<std::string, Order> orders;
+    for (const auto& r : Exec(tx, kLockOrders, PgArrayLiteral(order_ids))) {
+      Order o = OrderFromRow(r);
+      orders.emplace(o.order_id, std::move(o));
+    }
+    std::set<std::string> applied;  // event ids in the inbox, or put there by this batch
+    for (const auto& r : Exec(tx, kSelectInboxBatch, PgArrayLiteral(event_ids))) {
+      applied.insert(r[0].as<std::string>());
+    }
+
+    // Each event in arrival order, against its order as the events before
+    // it left it: what ApplyPaymentEvent does, one transaction per event.
+    Results results;
+    std::map<std::string, std::string> paid;  // order_id → payment_id
+    std::vector<std::string> inbox[6];
+    std::vector<std::string> timeline[9];
+    auto add_timeline = [&](const PaymentEventInput& e, std::string_view old_status,
+                            std::string_view new_status, std::string_view outcome,
+                            std::string_view payment_status, const std::string& detail) {
+      for (auto [column, value] : {std::pair{0, std::string_view(e.order_id)},
+                                   {1, e.source},
+                                   {2, old_status},
+                                   {3, new_status},
+                                   {4, e.facts.payment_id},
+                                   {5, e.event_id},
+                                   {6, outcome},
+                                   {7, payment_status},
+                                   {8, detail}}) {
+        timeline[column].emplace_back(value);
+      }
+    };
+    for (const auto& e : events) {
+      auto found = orders.find(e.order_id);
+      if (found == orders.end()) {
+        results.push_back(NotFound(e.order_id));
+        continue;
+      }
+      Order& order = found->second;
+      const std::string old_status(ToString(order.status));
+      const std::string payment_status(ResultText(e.facts.result));
+      if (applied.count(e.event_id)) {
+        results.push_back(ApplyResult{ApplyOutcome::kDuplicate, order});
+        add_timeline(e, old_status, old_status, "DUPLICATE", payment_status,
+                     "event already applied");
+        continue;
+      }
+      const ApplyDecision decision = DecidePaymentEvent(order, e.facts);
+      if (decision.new_status == OrderStatus::kPaid) {
+        order.status = OrderStatus::kPaid;
+        order.paid_payment_id = e.facts.payment_id;
+        paid[e.order_id] = e.facts.payment_id;
+      }
+      const std::string outcome(ToString(decision.outcome));
+      applied.insert(e.event_id);
+      for (auto [column, value] : {std::pair{0, std::string_view(e.event_id)},
+                                   {1, e.order_id},
+                                   {2, e.facts.payment_id},
+                                   {3, payment_status},
+                                   {4, outcome},
+                                   {5, e.source}}) {
+        inbox[column].emplace_back(value);
+      }
+      add_timeline(e, old_status, ToString(order.status), outcome, payment_status, decision.detail);
+      results.push_back(ApplyResult{decision.outcome, order});
+    }
+
+    std::vector<std::string> paid_orders, paid_by;
+    for (const auto& [order_id, payment_id] : paid) {
+      paid_orders.push_back(order_id);
+      paid_by.push_back(payment_id);
+    }
+    for (const auto& r :
+         Exec(tx, kWriteEvents, PgArrayLiteral(paid_orders), PgArrayLiteral(paid_by),
+              PgArrayLiteral(inbox[0]), PgArrayLiteral(inbox[1]), PgArrayLiteral(inbox[2]),
+              PgArrayLiteral(inbox[3]), PgArrayLiteral(inbox[4]), PgArrayLiteral(inbox[5]),
+              PgArrayLiteral(timeline[0]), PgArrayLiteral(timeline[1]), PgArrayLiteral(timeline[2]),
+              PgArrayLiteral(timeline[3]), PgArrayLiteral(timeline[4]), PgArrayLiteral(timeline[5]),
+              PgArrayLiteral(timeline[6]), PgArrayLiteral(timeline[7]),
+              PgArrayLiteral(timeline[8]))) {
+      orders[r[0].as<std::string>()] = OrderFromRow(r);
+    }
+    // The row as committed (its updated_at) for the events that saw the
+    // order PAID by this batch: the paying event and those after it.
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (results[i].ok() && paid.count(events[i].order_id) &&
+          results[i]->order.status == OrderStatus::kPaid &&
+          results[i]->order.paid_payment_id == paid[events[i].order_id]) {
+        results[i]->order = orders[events[i].order_id];
+      }
+    }
+    return results;
+  });
+  if (batch.ok()) return *std::move(batch);
+  // The database is unreachable: so it is for every event.
+  if (batch.status().code() == absl::StatusCode::kUnavailable) {
+    return Results(events.size(), batch.status());
+  }
+  // Anything else failed the whole transaction (nothing of it committed):
+  // one transaction per event, so an event that cannot be applied fails
+  // alone and never its neighbours.
+  ++batches_split_;
+  Results results;
+  for (const auto& e : events) results.push_back(ApplyPaymentEvent(e));
+  return results;
 }
 
 absl::StatusOr<std::vector<TimelineEntry>> PgOrderStore::Timeline(const std::string& order_id) {

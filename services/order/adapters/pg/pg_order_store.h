@@ -1,6 +1,9 @@
 // OrderStore on PostgreSQL (database payonce_order).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+
 #include "services/common/pg_pool.h"
 #include "services/order/app/order_store.h"
 
@@ -16,10 +19,16 @@ class PgOrderStore final : public OrderStore {
   absl::StatusOr<std::vector<Order>> List(const ListQuery& query) override;
   absl::StatusOr<Order> Cancel(const std::string& order_id, const std::string& reason) override;
   absl::StatusOr<ApplyResult> ApplyPaymentEvent(const PaymentEventInput& event) override;
+  std::vector<absl::StatusOr<ApplyResult>> ApplyPaymentEvents(
+      const std::vector<PaymentEventInput>& events) override;
+  // Batches whose transaction failed as a whole (a deadlock, an event the
+  // database refused) and were applied again one event per transaction.
+  int64_t batches_split() const { return batches_split_.load(); }
   absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id) override;
 
  private:
   PgPool& pool_;
+  std::atomic<int64_t> batches_split_{0};
 };
 
 }  // namespace payonce::order
