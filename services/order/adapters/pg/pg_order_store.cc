@@ -379,8 +379,10 @@ std::vector<absl::StatusOr<ApplyResult>> PgOrderStore::ApplyPaymentEvents(
     return results;
   });
   if (batch.ok()) return *std::move(batch);
-  // The database is unreachable: so it is for every event.
-  if (batch.status().code() == absl::StatusCode::kUnavailable) {
+  // The database is unreachable or too slow: so it is for every event, and
+  // one transaction each would only add load.
+  if (batch.status().code() == absl::StatusCode::kUnavailable ||
+      batch.status().code() == absl::StatusCode::kDeadlineExceeded) {
     return Results(events.size(), batch.status());
   }
   // Anything else failed the whole transaction (nothing of it committed):
