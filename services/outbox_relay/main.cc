@@ -26,7 +26,7 @@ namespace {
 struct RelaySettings {
   std::string order_service_target = "127.0.0.1:50051";
   int64_t batch_size = 64;
-  int64_t concurrency = 16;
+  int64_t concurrency = 64;
   int64_t lease_ms = 10000;
   int64_t poll_interval_ms = 1000;
   int64_t delivery_timeout_ms = 3000;

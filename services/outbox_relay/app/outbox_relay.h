@@ -20,7 +20,7 @@ struct RelayOptions {
   // Rows leased per pass.
   int batch_size = 64;
   // Deliveries in flight at once within a pass.
-  int concurrency = 16;
+  int concurrency = 64;
   // How long a claimed row stays hidden from other relays.
   std::chrono::milliseconds lease{10000};
   // Deadline of one ApplyPaymentEvent call; a row is only sent while at
