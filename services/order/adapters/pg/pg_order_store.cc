@@ -97,12 +97,12 @@ constexpr PgStatement kWriteEvents{
     "), timeline AS ("
     " INSERT INTO order_timeline (order_id, source, kind, old_status, new_status, payment_id, "
     " event_id, outcome, payment_status, detail) "
-    " SELECT t.order_id, t.source, 'payment_event', nullif(t.old_status, ''), "
+    " SELECT t.order_id, t.source, t.kind, nullif(t.old_status, ''), "
     " nullif(t.new_status, ''), nullif(t.payment_id, ''), nullif(t.event_id, ''), "
     " nullif(t.outcome, ''), nullif(t.payment_status, ''), t.detail "
     " FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], "
-    " $15::text[], $16::text[], $17::text[]) WITH ORDINALITY "
-    " AS t(order_id, source, old_status, new_status, payment_id, event_id, outcome, "
+    " $15::text[], $16::text[], $17::text[], $18::text[]) WITH ORDINALITY "
+    " AS t(order_id, source, kind, old_status, new_status, payment_id, event_id, outcome, "
     " payment_status, detail, n) ORDER BY t.n"
     ") SELECT * FROM paid"};
 
@@ -177,6 +177,34 @@ struct TimelineRow {
 void AppendTimeline(pqxx::work& tx, const TimelineRow& t) {
   Exec(tx, kInsertTimeline, t.order_id, t.source, t.kind, t.old_status, t.new_status, t.payment_id,
        t.event_id, t.outcome, t.payment_status, t.detail);
+}
+
+// The timeline entry of a payment event, in both ApplyPaymentEvent paths.
+TimelineRow EventEntry(const PaymentEventInput& event, std::string old_status,
+                       std::string new_status, std::string outcome, std::string payment_status,
+                       std::string detail) {
+  return {event.order_id,        event.source,          "payment_event",
+          std::move(old_status), std::move(new_status), event.facts.payment_id,
+          event.event_id,        std::move(outcome),    std::move(payment_status),
+          std::move(detail)};
+}
+
+struct InboxRow {
+  std::string event_id;
+  std::string order_id;
+  std::string payment_id;
+  std::string status;
+  std::string outcome;
+  std::string source;
+};
+
+// One field of every row, as a text[] literal (a column of an unnest).
+template <class Row>
+std::string Column(const std::vector<Row>& rows, std::string Row::*field) {
+  std::vector<std::string> values;
+  values.reserve(rows.size());
+  for (const Row& r : rows) values.push_back(r.*field);
+  return PgArrayLiteral(values);
 }
 
 absl::Status NotFound(const std::string& order_id) {
@@ -255,9 +283,8 @@ absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventIn
 
     if (!Exec(tx, kSelectInbox, event.event_id).empty()) {
       result.outcome = ApplyOutcome::kDuplicate;
-      AppendTimeline(tx, {event.order_id, event.source, "payment_event", old_status, old_status,
-                          event.facts.payment_id, event.event_id, "DUPLICATE", payment_status,
-                          "event already applied"});
+      AppendTimeline(tx, EventEntry(event, old_status, old_status, "DUPLICATE", payment_status,
+                                    "event already applied"));
       return result;
     }
 
@@ -269,9 +296,8 @@ absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventIn
     const std::string outcome(ToString(decision.outcome));
     Exec(tx, kInsertInbox, event.event_id, event.order_id, event.facts.payment_id, payment_status,
          outcome, event.source);
-    AppendTimeline(tx, {event.order_id, event.source, "payment_event", old_status,
-                        std::string(ToString(result.order.status)), event.facts.payment_id,
-                        event.event_id, outcome, payment_status, decision.detail});
+    AppendTimeline(tx, EventEntry(event, old_status, std::string(ToString(result.order.status)),
+                                  outcome, payment_status, decision.detail));
     return result;
   });
 }
@@ -299,24 +325,10 @@ std::vector<absl::StatusOr<ApplyResult>> PgOrderStore::ApplyPaymentEvents(
     // Each event in arrival order, against its order as the events before
     // it left it: what ApplyPaymentEvent does, one transaction per event.
     Results results;
-    std::map<std::string, std::string> paid;  // order_id → payment_id
-    std::vector<std::string> inbox[6];
-    std::vector<std::string> timeline[9];
-    auto add_timeline = [&](const PaymentEventInput& e, std::string_view old_status,
-                            std::string_view new_status, std::string_view outcome,
-                            std::string_view payment_status, const std::string& detail) {
-      for (auto [column, value] : {std::pair{0, std::string_view(e.order_id)},
-                                   {1, e.source},
-                                   {2, old_status},
-                                   {3, new_status},
-                                   {4, e.facts.payment_id},
-                                   {5, e.event_id},
-                                   {6, outcome},
-                                   {7, payment_status},
-                                   {8, detail}}) {
-        timeline[column].emplace_back(value);
-      }
-    };
+    std::map<std::string, std::string> paid;  // order_id → payment_id, paid by this batch
+    std::vector<size_t> saw_paid;             // results that saw their order paid by it
+    std::vector<InboxRow> inbox;
+    std::vector<TimelineRow> timeline;
     for (const auto& e : events) {
       auto found = orders.find(e.order_id);
       if (found == orders.end()) {
@@ -328,28 +340,24 @@ std::vector<absl::StatusOr<ApplyResult>> PgOrderStore::ApplyPaymentEvents(
       const std::string payment_status(ResultText(e.facts.result));
       if (applied.count(e.event_id)) {
         results.push_back(ApplyResult{ApplyOutcome::kDuplicate, order});
-        add_timeline(e, old_status, old_status, "DUPLICATE", payment_status,
-                     "event already applied");
-        continue;
+        timeline.push_back(EventEntry(e, old_status, old_status, "DUPLICATE", payment_status,
+                                      "event already applied"));
+      } else {
+        const ApplyDecision decision = DecidePaymentEvent(order, e.facts);
+        if (decision.new_status == OrderStatus::kPaid) {
+          order.status = OrderStatus::kPaid;
+          order.paid_payment_id = e.facts.payment_id;
+          paid[e.order_id] = e.facts.payment_id;
+        }
+        const std::string outcome(ToString(decision.outcome));
+        applied.insert(e.event_id);
+        inbox.push_back(
+            {e.event_id, e.order_id, e.facts.payment_id, payment_status, outcome, e.source});
+        timeline.push_back(EventEntry(e, old_status, std::string(ToString(order.status)), outcome,
+                                      payment_status, decision.detail));
+        results.push_back(ApplyResult{decision.outcome, order});
       }
-      const ApplyDecision decision = DecidePaymentEvent(order, e.facts);
-      if (decision.new_status == OrderStatus::kPaid) {
-        order.status = OrderStatus::kPaid;
-        order.paid_payment_id = e.facts.payment_id;
-        paid[e.order_id] = e.facts.payment_id;
-      }
-      const std::string outcome(ToString(decision.outcome));
-      applied.insert(e.event_id);
-      for (auto [column, value] : {std::pair{0, std::string_view(e.event_id)},
-                                   {1, e.order_id},
-                                   {2, e.facts.payment_id},
-                                   {3, payment_status},
-                                   {4, outcome},
-                                   {5, e.source}}) {
-        inbox[column].emplace_back(value);
-      }
-      add_timeline(e, old_status, ToString(order.status), outcome, payment_status, decision.detail);
-      results.push_back(ApplyResult{decision.outcome, order});
+      if (paid.count(e.order_id)) saw_paid.push_back(results.size() - 1);
     }
 
     std::vector<std::string> paid_orders, paid_by;
@@ -357,25 +365,22 @@ std::vector<absl::StatusOr<ApplyResult>> PgOrderStore::ApplyPaymentEvents(
       paid_orders.push_back(order_id);
       paid_by.push_back(payment_id);
     }
-    for (const auto& r :
-         Exec(tx, kWriteEvents, PgArrayLiteral(paid_orders), PgArrayLiteral(paid_by),
-              PgArrayLiteral(inbox[0]), PgArrayLiteral(inbox[1]), PgArrayLiteral(inbox[2]),
-              PgArrayLiteral(inbox[3]), PgArrayLiteral(inbox[4]), PgArrayLiteral(inbox[5]),
-              PgArrayLiteral(timeline[0]), PgArrayLiteral(timeline[1]), PgArrayLiteral(timeline[2]),
-              PgArrayLiteral(timeline[3]), PgArrayLiteral(timeline[4]), PgArrayLiteral(timeline[5]),
-              PgArrayLiteral(timeline[6]), PgArrayLiteral(timeline[7]),
-              PgArrayLiteral(timeline[8]))) {
+    for (const auto& r : Exec(
+             tx, kWriteEvents, PgArrayLiteral(paid_orders), PgArrayLiteral(paid_by),
+             Column(inbox, &InboxRow::event_id), Column(inbox, &InboxRow::order_id),
+             Column(inbox, &InboxRow::payment_id), Column(inbox, &InboxRow::status),
+             Column(inbox, &InboxRow::outcome), Column(inbox, &InboxRow::source),
+             Column(timeline, &TimelineRow::order_id), Column(timeline, &TimelineRow::source),
+             Column(timeline, &TimelineRow::kind), Column(timeline, &TimelineRow::old_status),
+             Column(timeline, &TimelineRow::new_status), Column(timeline, &TimelineRow::payment_id),
+             Column(timeline, &TimelineRow::event_id), Column(timeline, &TimelineRow::outcome),
+             Column(timeline, &TimelineRow::payment_status),
+             Column(timeline, &TimelineRow::detail))) {
       orders[r[0].as<std::string>()] = OrderFromRow(r);
     }
     // The row as committed (its updated_at) for the events that saw the
-    // order PAID by this batch: the paying event and those after it.
-    for (size_t i = 0; i < events.size(); ++i) {
-      if (results[i].ok() && paid.count(events[i].order_id) &&
-          results[i]->order.status == OrderStatus::kPaid &&
-          results[i]->order.paid_payment_id == paid[events[i].order_id]) {
-        results[i]->order = orders[events[i].order_id];
-      }
-    }
+    // order paid by this batch: the paying event and those after it.
+    for (size_t i : saw_paid) results[i]->order = orders[events[i].order_id];
     return results;
   });
   if (batch.ok()) return *std::move(batch);
