@@ -4,8 +4,6 @@
 #include <atomic>
 #include <optional>
 #include <string>
-#include <system_error>
-#include <thread>
 
 namespace payonce::relay {
 namespace {
@@ -44,21 +42,12 @@ absl::StatusOr<RelayPass> OutboxRelay::RunOnce() {
       results[i] = sink_.Deliver((*rows)[i]);
     }
   };
-  const size_t workers =
-      std::min(rows->size(), static_cast<size_t>(std::max(options_.concurrency, 1)));
-  std::vector<std::thread> threads;
-  threads.reserve(workers - 1);
-  for (size_t w = 1; w < workers; ++w) {
-    try {
-      threads.emplace_back(deliver);
-    } catch (const std::system_error& e) {
-      // Fewer threads only slow the pass down; every row is still handled.
-      log_.Warn("cannot start a delivery thread", {{"error", e.what()}});
-      break;
-    }
+  const size_t helpers =
+      std::min(rows->size(), static_cast<size_t>(std::max(options_.concurrency, 1))) - 1;
+  if (const size_t ran = workers_.Run(helpers, deliver); ran < helpers) {
+    // Fewer threads only slow the pass down; every row is still handled.
+    log_.Warn("cannot start delivery threads", {{"wanted", helpers}, {"running", ran}});
   }
-  deliver();
-  for (auto& t : threads) t.join();
 
   std::vector<Delivery> delivered;
   std::vector<FailedAttempt> failed;

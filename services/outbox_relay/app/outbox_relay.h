@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "services/common/log.h"
+#include "services/outbox_relay/app/delivery_workers.h"
 #include "services/outbox_relay/app/order_event_sink.h"
 #include "services/outbox_relay/app/outbox_repository.h"
 #include "services/outbox_relay/domain/retry_policy.h"
@@ -83,6 +84,7 @@ class OutboxRelay {
   RelayObserver& observer_;
   Logger& log_;
   const RelayOptions options_;
+  DeliveryWorkers workers_;  // the pass's delivery threads, kept between passes
 };
 
 }  // namespace payonce::relay
