@@ -249,7 +249,10 @@ class PaymentServiceTest : public ::testing::Test {
     EXPECT_GT(listener.await_notification(5, 0), 0);
     // The wake-up comes after the commit: the row is there to be claimed.
     EXPECT_EQ(Sql("SELECT count(*) FROM outbox WHERE payment_id = '" + p.payment_id() + "'"), "1");
-    EXPECT_GE(outbox_notifier_->Sent(), 1);
+    // Sent() counts a NOTIFY once its transaction has returned, which can
+    // be just after the listener received it.
+    EXPECT_TRUE(payonce::testing::WaitUntil([&] { return outbox_notifier_->Sent() >= 1; },
+                                            std::chrono::seconds(5)));
 
     ASSERT_TRUE(Deliver(Callback(p, pb::PAYMENT_STATUS_SUCCEEDED, Unique("evt")), &ack).ok());
     ASSERT_EQ(ack.outcome(), pb::CALLBACK_OUTCOME_DUPLICATE);
