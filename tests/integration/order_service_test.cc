@@ -538,11 +538,15 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
       for (const auto& e : events) results.push_back(store_->ApplyPaymentEvent(e));
     }
     EventOutcomes out;
-    const std::map<std::string, std::string> names = {
-        {pending, "pending"}, {paid_before, "paid_before"}, {cancelled, "cancelled"}};
+    // Orders by their label, in a fixed order: their ids differ between the
+    // two runs and do not sort the same way in both.
+    const std::vector<std::pair<std::string, std::string>> labelled = {
+        {"pending", pending}, {"paid_before", paid_before}, {"cancelled", cancelled}};
     auto name = [&](const std::string& id) {
-      auto n = names.find(id);
-      return n == names.end() ? id : n->second;
+      for (const auto& [label, order_id] : labelled) {
+        if (order_id == id) return label;
+      }
+      return id;
     };
     for (const auto& r : results) {
       out.results.push_back(
@@ -550,7 +554,7 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
                        std::string(ToString(r->order.status)) + " " + r->order.paid_payment_id
                  : absl::StatusCodeToString(r.status().code()));
     }
-    for (const auto& [id, label] : names) {
+    for (const auto& [label, id] : labelled) {
       out.orders.push_back(label + " " +
                            servers_->Query("order",
                                            "SELECT status || ' ' || coalesce("
