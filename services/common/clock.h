@@ -4,8 +4,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
-#include <random>
 #include <string>
 
 namespace payonce {
@@ -37,7 +35,8 @@ class IdGenerator {
   virtual std::string NewId() = 0;
 };
 
-// UUIDv7 text: time-ordered (good for B-tree indexes), 74 random bits.
+// UUIDv7 text: time-ordered (good for B-tree indexes), 74 random bits from
+// a CSPRNG.
 class UuidV7Generator final : public IdGenerator {
  public:
   explicit UuidV7Generator(const Clock& clock);
@@ -45,8 +44,6 @@ class UuidV7Generator final : public IdGenerator {
 
  private:
   const Clock& clock_;
-  std::mutex mu_;
-  std::mt19937_64 rng_;
 };
 
 }  // namespace payonce

@@ -35,6 +35,10 @@ class ConfigParser {
   // value prints one JSON line naming the variable and exits 2.
   void ParseOrExit(int argc, char** argv);
 
+  // For a setting that contradicts another, after ParseOrExit: one clear log
+  // line naming `variable`, exit code 2.
+  [[noreturn]] void Fail(const std::string& variable, const std::string& error) const;
+
   // The flag for an environment variable name.
   static std::string FlagFor(const std::string& env);
 
@@ -43,8 +47,6 @@ class ConfigParser {
     std::string env;
     std::string flag;
   };
-  [[noreturn]] void Fail(const std::string& variable, const std::string& error) const;
-
   std::string program_;
   std::unique_ptr<CLI::App> app_;
   std::vector<Setting> settings_;

@@ -25,6 +25,25 @@
 
 namespace payonce {
 
+// The one batch-or-split rule of every set-based writer (callbacks, payment
+// events): after a batch transaction failed as a whole, apply its items again
+// one per transaction only when the failure may belong to one item (a
+// constraint, a bad value, a deadlock). Never when the database is
+// unreachable or too slow (UNAVAILABLE, DEADLINE_EXCEEDED: it is so for every
+// item, and one transaction each would only add load), nor when the commit's
+// fate is unknown (UNKNOWN, an in-doubt commit: the batch may have committed,
+// and applying it again would answer committed items as replays).
+inline bool SplitFailedBatch(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnknown:
+      return false;
+    default:
+      return !status.ok();
+  }
+}
+
 struct GroupCommitOptions {
   // Items per transaction at most.
   size_t max_batch = 64;

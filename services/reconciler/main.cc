@@ -28,6 +28,7 @@ struct ReconcilerSettings {
   int64_t once = 0;
   int64_t stuck_after_ms = 2000;
   int64_t not_found_grace_ms = 60000;
+  int64_t debit_timeout_ms = 2000;
   int64_t unconfirmed_after_ms = 3000;
   int64_t settlement_lag_ms = 10000;
   int64_t settlement_clock_skew_ms = 2000;
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
   p.Int("PAYONCE_RECONCILER_NOT_FOUND_GRACE_MS", &rs.not_found_grace_ms, 0, 86400000,
         "A payment the provider never heard of for this long becomes FAILED "
         "(not_found_at_provider)");
+  p.Int("PAYONCE_RECONCILER_DEBIT_TIMEOUT_MS", &rs.debit_timeout_ms, 10, 60000,
+        "The payment service's debit deadline (its PAYONCE_CALL_TIMEOUT_MS): a debit may reach "
+        "the provider this long after the payment was created, so the not-found grace period "
+        "may not be shorter");
   p.Int("PAYONCE_RECONCILER_UNCONFIRMED_AFTER_MS", &rs.unconfirmed_after_ms, 0, 86400000,
         "A success the order service has not seen for this long is applied directly");
   p.Int("PAYONCE_RECONCILER_SETTLEMENT_LAG_MS", &rs.settlement_lag_ms, 0, 86400000,
@@ -71,6 +76,12 @@ int main(int argc, char** argv) {
         "from the statement only if its window covers it by this margin");
   p.Int("PAYONCE_RECONCILER_BATCH", &rs.batch, 1, 10000, "Rows per job per pass");
   p.ParseOrExit(argc, argv);
+  if (rs.not_found_grace_ms < rs.debit_timeout_ms) {
+    // Absence of evidence before the debit could have arrived is no evidence.
+    p.Fail("PAYONCE_RECONCILER_NOT_FOUND_GRACE_MS",
+           "must be at least PAYONCE_RECONCILER_DEBIT_TIMEOUT_MS (" +
+               std::to_string(rs.debit_timeout_ms) + ")");
+  }
 
   Logger log("reconciler", settings.log_level);
   auto registry = std::make_shared<prometheus::Registry>();

@@ -12,6 +12,7 @@
 #include "payonce/order/v1/order_service.grpc.pb.h"
 #include "payonce/payment/v1/payment_service.grpc.pb.h"
 #include "payonce/provider/v1/provider_sandbox.grpc.pb.h"
+#include "services/common/domain/callback_signature.h"
 #include "services/common/grpc_server.h"
 #include "tests/support/stack.h"
 
@@ -36,7 +37,9 @@ const std::map<std::string, std::string> kReconcilerEnv = {
     {"PAYONCE_RECONCILER_INTERVAL_MS", std::to_string(kIntervalMs)},
     {"PAYONCE_RECONCILER_STUCK_AFTER_MS", "500"},
     {"PAYONCE_RECONCILER_UNCONFIRMED_AFTER_MS", "1000"},
-    {"PAYONCE_RECONCILER_NOT_FOUND_GRACE_MS", "1000"},
+    // The payment service's debit deadline (PAYONCE_CALL_TIMEOUT_MS, 2000 by
+    // default): the grace period may not be shorter.
+    {"PAYONCE_RECONCILER_NOT_FOUND_GRACE_MS", "2000"},
     {"PAYONCE_RECONCILER_SETTLEMENT_LAG_MS", "0"},
     {"PAYONCE_RECONCILER_SETTLEMENT_CLOCK_SKEW_MS", std::to_string(kClockSkewMs)},
 };
@@ -49,9 +52,9 @@ class ReconcilerTest : public ::testing::Test {
     servers_ = nullptr;
   }
 
-  void Start(const sandboxpb::FaultConfig& faults) {
+  void Start(const sandboxpb::FaultConfig& faults, int relays = 1) {
     stack_ = std::make_unique<Stack>(*servers_);
-    stack_->StartAll(1);
+    stack_->StartAll(relays);
     orders_ = orderpb::OrderService::NewStub(
         grpc::CreateChannel(stack_->order_addr(), grpc::InsecureChannelCredentials()));
     payments_ = paypb::PaymentService::NewStub(
@@ -88,16 +91,21 @@ class ReconcilerTest : public ::testing::Test {
     return order;
   }
 
-  paypb::Payment Pay(const orderpb::Order& order) {
+  // CreatePayment for the whole order; `payment` holds the answer.
+  grpc::Status TryPay(const orderpb::Order& order, paypb::Payment* payment) {
     paypb::CreatePaymentRequest req;
     req.set_idempotency_key(Unique("key"));
     req.set_order_id(order.order_id());
     req.set_amount_minor(order.amount_minor());
     req.set_currency(order.currency());
-    paypb::Payment payment;
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineAfter(std::chrono::seconds(10)));
-    const auto s = payments_->CreatePayment(&ctx, req, &payment);
+    return payments_->CreatePayment(&ctx, req, payment);
+  }
+
+  paypb::Payment Pay(const orderpb::Order& order) {
+    paypb::Payment payment;
+    const auto s = TryPay(order, &payment);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return payment;
   }
@@ -267,6 +275,143 @@ TEST_F(ReconcilerTest, SuccessForACancelledOrderIsRefundedOnce) {
                                 order.order_id() + "' AND payment_status = 'REFUNDED'") == "1";
       },
       std::chrono::seconds(5)));
+}
+
+// Issue 12, defect 1: the order service answered REFUND_REQUIRED, and the
+// answer was lost (relay killed before MarkDelivered, deadline). A (a relay
+// redelivers) and B (its row says DUPLICATE, as an old relay recorded it):
+// both payments' money is refunded, from the order's own state.
+TEST_F(ReconcilerTest, ARefundRequiredAnswerThatWasLostIsStillRefunded) {
+  Start(sandboxpb::FaultConfig(), /*relays=*/0);
+  std::vector<std::string> payment_ids;
+  for (const char* name : {"a", "b"}) {
+    const auto order = CreateOrder();
+    const auto payment = Pay(order);
+    payment_ids.push_back(payment.payment_id());
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return Sql("payment", "SELECT status FROM payments WHERE payment_id = '" +
+                                    payment.payment_id() + "'") == "SUCCEEDED";
+        },
+        std::chrono::seconds(10)))
+        << name;
+    orderpb::CancelOrderRequest cancel;
+    cancel.set_order_id(order.order_id());
+    orderpb::Order cancelled;
+    grpc::ClientContext cancel_ctx;
+    ASSERT_TRUE(orders_->CancelOrder(&cancel_ctx, cancel, &cancelled).ok());
+    // The outbox event, applied once; its answer never reaches the outbox.
+    orderpb::PaymentEvent event;
+    event.set_event_id(Sql("payment", "SELECT event_id FROM outbox WHERE payment_id = '" +
+                                          payment.payment_id() + "' AND status = 'SUCCEEDED'"));
+    event.set_payment_id(payment.payment_id());
+    event.set_order_id(order.order_id());
+    event.set_status(paypb::PAYMENT_STATUS_SUCCEEDED);
+    event.set_amount_minor(order.amount_minor());
+    event.set_currency(order.currency());
+    event.set_source("relay");
+    orderpb::ApplyPaymentEventResponse answer;
+    grpc::ClientContext apply_ctx;
+    ASSERT_TRUE(orders_->ApplyPaymentEvent(&apply_ctx, event, &answer).ok()) << name;
+    ASSERT_EQ(answer.outcome(), orderpb::APPLY_OUTCOME_REFUND_REQUIRED) << name;
+  }
+  Sql("payment",
+      "UPDATE outbox SET delivered_at = now(), apply_outcome = 'DUPLICATE' WHERE payment_id = '" +
+          payment_ids[1] + "'");
+  stack_->AddRelay();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == "0";
+      },
+      std::chrono::seconds(10)));
+  // The relay learned the first outcome from the redelivery.
+  EXPECT_EQ(Sql("payment",
+                "SELECT apply_outcome FROM outbox WHERE status = 'SUCCEEDED' AND payment_id = '" +
+                    payment_ids[0] + "'"),
+            "REFUND_REQUIRED");
+  stack_->AddReconciler(kReconcilerEnv);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        const auto stats = Stats(payment_ids);
+        if (stats.payments_size() != 2) return false;
+        for (const auto& p : stats.payments()) {
+          if (p.net_captured_minor() != 0) return false;
+        }
+        return true;
+      },
+      std::chrono::milliseconds(6 * kIntervalMs)));
+  const auto stats = Stats(payment_ids);
+  for (const auto& p : stats.payments()) {
+    EXPECT_EQ(p.captures(), 1) << p.merchant_payment_id();
+    EXPECT_EQ(p.refunds(), 1) << p.merchant_payment_id();
+  }
+}
+
+// Issue 12, defect 4: the provider had no record of the payment (its debit
+// never arrived), so the reconciler failed it; then the provider reports a
+// capture after all. Absence of evidence must not outrank it: the success is
+// applied as a late success, never acknowledged and ignored.
+TEST_F(ReconcilerTest, ASuccessReportedAfterNotFoundAtTheProviderIsApplied) {
+  Start(sandboxpb::FaultConfig());
+  ASSERT_EQ(stack_->sandbox().Terminate(), 0);
+  const auto order = CreateOrder();
+  paypb::Payment created;
+  TryPay(order, &created);  // the debit's outcome is unknown: no answer to check
+  const std::string payment_id =
+      Sql("payment", "SELECT payment_id FROM payments WHERE order_id = '" + order.order_id() + "'");
+  ASSERT_FALSE(payment_id.empty());
+  ASSERT_TRUE(stack_->Restart(stack_->sandbox(), stack_->sandbox_addr()));
+  stack_->AddReconciler(kReconcilerEnv);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Sql("payment",
+                   "SELECT status || ' ' || failure_reason FROM payments WHERE "
+                   "payment_id = '" +
+                       payment_id + "'") == "FAILED not_found_at_provider";
+      },
+      std::chrono::milliseconds(4 * kIntervalMs)));
+
+  // The provider's late callback, signed as the sandbox signs.
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  CallbackFields f{"sandbox",
+                   Unique("late-evt"),
+                   payment_id,
+                   "late-" + payment_id,
+                   "PAYMENT_STATUS_SUCCEEDED",
+                   order.amount_minor(),
+                   order.currency(),
+                   now_ms,
+                   now_ms,
+                   Unique("nonce")};
+  paypb::ProviderCallback callback;
+  callback.set_provider(f.provider);
+  callback.set_event_id(f.event_id);
+  callback.set_payment_id(f.payment_id);
+  callback.set_provider_txn_id(f.provider_txn_id);
+  callback.set_status(paypb::PAYMENT_STATUS_SUCCEEDED);
+  callback.set_amount_minor(f.amount_minor);
+  callback.set_currency(f.currency);
+  callback.set_occurred_at_unix_ms(f.occurred_at_unix_ms);
+  callback.set_timestamp_unix_ms(f.timestamp_unix_ms);
+  callback.set_nonce(f.nonce);
+  callback.set_signature(SignCallback(testing::kStackSecret, f));
+  paypb::CallbackAck ack;
+  grpc::ClientContext callback_ctx;
+  callback_ctx.set_deadline(DeadlineAfter(std::chrono::seconds(5)));
+  ASSERT_TRUE(payments_->HandleProviderCallback(&callback_ctx, callback, &ack).ok());
+  EXPECT_EQ(ack.outcome(), paypb::CALLBACK_OUTCOME_APPLIED);
+  EXPECT_EQ(Sql("payment",
+                "SELECT status || ' ' || late_success FROM payments WHERE "
+                "payment_id = '" +
+                    payment_id + "'"),
+            "SUCCEEDED true");
+  EXPECT_EQ(Sql("payment",
+                "SELECT count(*) FROM anomalies WHERE kind = 'late_success' AND "
+                "payment_id = '" +
+                    payment_id + "'"),
+            "1");
 }
 
 TEST_F(ReconcilerTest, StatementLineChangedByHandBecomesAnAnomaly) {

@@ -179,6 +179,14 @@ TEST_F(OrderServiceTest, CreateOrderRejectsBadInputAndChangesNothing) {
   r = ValidRequest();
   r.set_request_id(std::string(200, 'r'));
   cases.emplace_back("request_id too long", r);
+  // Issue 12, defect 9: a NUL cut the key short on its way to PostgreSQL,
+  // where it matched another request's key.
+  r = ValidRequest();
+  r.set_request_id(std::string("req\0other", 9));
+  cases.emplace_back("request_id with a NUL", r);
+  r = ValidRequest();
+  r.set_customer_id("alice\nbob");
+  cases.emplace_back("customer_id with a newline", r);
   const std::string orders_before = CountOrders();
   const std::string timeline_before = CountTimeline();
   for (const auto& [name, req] : cases) {
@@ -590,6 +598,47 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
                 "DUPLICATE pending PAID pay-2", "REFUND_REQUIRED pending PAID pay-2",
                 "DUPLICATE paid_before PAID pay-0", "REFUND_REQUIRED cancelled CANCELLED ",
                 "NOT_FOUND", "REFUND_REQUIRED paid_before PAID pay-0"}));
+}
+
+// A redelivery whose first answer was lost (relay killed before it recorded
+// it) must still learn that the money needs a refund.
+TEST_F(OrderServiceTest, ARedeliveryAnswersDuplicateWithTheFirstOutcome) {
+  const pb::Order o = MustCreate(ValidRequest());
+  pb::CancelOrderRequest cancel;
+  cancel.set_order_id(o.order_id());
+  pb::Order ignored;
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::CancelOrder, cancel, &ignored).ok());
+  const auto late = Success(o, "pay-late");
+  pb::ApplyPaymentEventResponse r;
+  ASSERT_TRUE(Apply(late, &r).ok());
+  ASSERT_EQ(r.outcome(), pb::APPLY_OUTCOME_REFUND_REQUIRED);
+  EXPECT_EQ(r.first_outcome(), pb::APPLY_OUTCOME_UNSPECIFIED);
+  ASSERT_TRUE(Apply(late, &r).ok());
+  EXPECT_EQ(r.outcome(), pb::APPLY_OUTCOME_DUPLICATE);
+  EXPECT_EQ(r.first_outcome(), pb::APPLY_OUTCOME_REFUND_REQUIRED);
+
+  const pb::Order paid = MustCreate(ValidRequest());
+  const auto paying = Success(paid, "pay-1");
+  ASSERT_TRUE(Apply(paying, &r).ok());
+  ASSERT_TRUE(Apply(paying, &r).ok());
+  EXPECT_EQ(r.outcome(), pb::APPLY_OUTCOME_DUPLICATE);
+  EXPECT_EQ(r.first_outcome(), pb::APPLY_OUTCOME_APPLIED);
+
+  // The batch path answers the same, against the inbox and within the batch.
+  const pb::Order other = MustCreate(ValidRequest());
+  auto event = [](const pb::PaymentEvent& e) {
+    return EventFor(e.order_id(), e.event_id(), e.payment_id(), PaymentResult::kSucceeded);
+  };
+  const auto second = Success(other, "pay-2");
+  const auto results = store_->ApplyPaymentEvents({event(late), event(second), event(second)});
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& result : results) ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(results[0]->outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(results[0]->first_outcome, ApplyOutcome::kRefundRequired);
+  EXPECT_EQ(results[1]->outcome, ApplyOutcome::kApplied);
+  EXPECT_EQ(results[1]->first_outcome, std::nullopt);
+  EXPECT_EQ(results[2]->outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(results[2]->first_outcome, ApplyOutcome::kApplied);
 }
 
 TEST_F(OrderServiceTest, AnEventTheDatabaseRefusesFailsAloneNotItsBatch) {

@@ -504,7 +504,10 @@ class Storm {
     for (const auto& r : otx.exec(
              "SELECT order_id, old_status, new_status FROM order_timeline WHERE "
              "old_status IS NOT NULL AND new_status IS NOT NULL AND old_status <> new_status AND "
-             "NOT (old_status = 'PENDING_PAYMENT' AND new_status IN ('PAID', 'CANCELLED'))")) {
+             "NOT (old_status = 'PENDING_PAYMENT' AND new_status IN ('PAID', 'CANCELLED')) AND "
+             // The payment that paid the order was refunded: forward, never back.
+             "NOT (old_status = 'PAID' AND new_status = 'CANCELLED' AND kind = 'payment_event' "
+             "AND payment_status = 'REFUNDED')")) {
       c4.Violation("order " + r[0].as<std::string>() + ": " + r[1].as<std::string>() + " -> " +
                    r[2].as<std::string>());
     }

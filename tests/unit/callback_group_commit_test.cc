@@ -235,5 +235,16 @@ TEST(CallbackGroupCommit, ShutdownCommitsWhatIsQueuedFirst) {
   EXPECT_EQ(applier.sizes(), (std::vector<size_t>{1, 3}));
 }
 
+// Issue 12, defect 7: one batch-or-split rule for both set-based writers.
+TEST(SplitFailedBatch, OnlyAFailureThatMayBelongToOneItem) {
+  EXPECT_TRUE(SplitFailedBatch(absl::InvalidArgumentError("a bad value")));
+  EXPECT_TRUE(SplitFailedBatch(absl::AbortedError("deadlock detected")));
+  EXPECT_TRUE(SplitFailedBatch(absl::InternalError("a constraint")));
+  EXPECT_FALSE(SplitFailedBatch(absl::UnavailableError("database unreachable")));
+  EXPECT_FALSE(SplitFailedBatch(absl::DeadlineExceededError("statement timeout")));
+  EXPECT_FALSE(SplitFailedBatch(absl::UnknownError("commit outcome unknown")));
+  EXPECT_FALSE(SplitFailedBatch(absl::OkStatus()));
+}
+
 }  // namespace
 }  // namespace payonce::payment

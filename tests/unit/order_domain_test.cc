@@ -101,6 +101,8 @@ TEST(DecidePaymentEvent, Table) {
   const PaymentEventFacts other_success{"pay-2", PaymentResult::kSucceeded, 1999, "EUR"};
   const PaymentEventFacts failure{"pay-1", PaymentResult::kFailed, 1999, "EUR"};
   const PaymentEventFacts refund{"pay-1", PaymentResult::kRefunded, 1999, "EUR"};
+  const PaymentEventFacts extra_capture_refund{"pay-1", PaymentResult::kRefunded, 1999, "EUR",
+                                               true};
   const PaymentEventFacts wrong_amount{"pay-1", PaymentResult::kSucceeded, 1000, "EUR"};
   const PaymentEventFacts wrong_currency{"pay-1", PaymentResult::kSucceeded, 1999, "USD"};
   const std::vector<Row> rows = {
@@ -120,7 +122,15 @@ TEST(DecidePaymentEvent, Table) {
        ApplyOutcome::kRefundRequired, std::nullopt},
       {"paid+failure", StoredOrder(OrderStatus::kPaid, "pay-1"), failure, ApplyOutcome::kIgnored,
        std::nullopt},
-      {"paid+refund", StoredOrder(OrderStatus::kPaid, "pay-1"), refund, ApplyOutcome::kIgnored,
+      // Issue 12, defect 2: a PAID order always holds its money.
+      {"paid+refund of the paying payment", StoredOrder(OrderStatus::kPaid, "pay-1"), refund,
+       ApplyOutcome::kApplied, OrderStatus::kCancelled},
+      {"paid+refund of an extra capture of the paying payment",
+       StoredOrder(OrderStatus::kPaid, "pay-1"), extra_capture_refund, ApplyOutcome::kIgnored,
+       std::nullopt},
+      {"paid+refund of another payment", StoredOrder(OrderStatus::kPaid, "pay-2"), refund,
+       ApplyOutcome::kIgnored, std::nullopt},
+      {"cancelled+refund", StoredOrder(OrderStatus::kCancelled), refund, ApplyOutcome::kIgnored,
        std::nullopt},
       {"cancelled+success", StoredOrder(OrderStatus::kCancelled), success,
        ApplyOutcome::kRefundRequired, std::nullopt},

@@ -114,15 +114,24 @@ TEST(PlanEvidence, WritesPerTransitionKind) {
     bool live;
     bool late_success;
     std::string history;  // "old>new: detail", "" when none
-    std::string anomaly;  // kind, "" when none
+    std::string anomaly;  // kinds, comma-separated, "" when none
   };
   const std::vector<Row> rows = {
       {"pending, success", payment(S::kPending, ""), R::kNone,
        evidence(S::kSucceeded, R::kCallback, "t1"), true, S::kSucceeded, "t1", R::kCallback, true,
        false, "PENDING>SUCCEEDED: captured", ""},
-      {"pending with debit id keeps it", payment(S::kPending, "t0"), R::kNone,
-       evidence(S::kSucceeded, R::kQuery, "t1"), true, S::kSucceeded, "t0", R::kQuery, true, false,
-       "PENDING>SUCCEEDED: captured", ""},
+      {"pending with debit id, its own capture", payment(S::kPending, "t0"), R::kNone,
+       evidence(S::kSucceeded, R::kCallback, "t0"), true, S::kSucceeded, "t0", R::kCallback, true,
+       false, "PENDING>SUCCEEDED: captured", ""},
+      // Issue 12, defect 5: the second capture's callback arrives first.
+      {"pending with debit id keeps it; another capture is a second one",
+       payment(S::kPending, "t0"), R::kNone, evidence(S::kSucceeded, R::kQuery, "t1"), true,
+       S::kSucceeded, "t0", R::kQuery, true, false, "PENDING>SUCCEEDED: captured",
+       "duplicate_capture"},
+      {"failed with debit id, late success of another capture", payment(S::kFailed, "t0"),
+       R::kCallback, evidence(S::kSucceeded, R::kCallback, "t1"), true, S::kSucceeded, "t0",
+       R::kCallback, false, true, "FAILED>SUCCEEDED: late success",
+       "late_success,duplicate_capture"},
       {"pending, failure", payment(S::kPending, ""), R::kNone,
        evidence(S::kFailed, R::kCallback, "t1"), true, S::kFailed, "t1", R::kCallback, false, false,
        "PENDING>FAILED: declined_by_provider", ""},
@@ -168,11 +177,51 @@ TEST(PlanEvidence, WritesPerTransitionKind) {
       EXPECT_EQ(plan.history->event_id, "evt-1");
       EXPECT_EQ(plan.history->source, EvidenceSource(r.evidence.rank));
     }
-    EXPECT_EQ(plan.anomaly ? plan.anomaly->kind : "", r.anomaly);
-    if (plan.anomaly) {
-      EXPECT_EQ(plan.anomaly->provider_txn_id, r.evidence.provider_txn_id);
+    std::string anomalies;
+    for (const auto& a : plan.anomalies) {
+      anomalies += (anomalies.empty() ? "" : ",") + a.kind;
+      EXPECT_EQ(a.provider_txn_id, r.evidence.provider_txn_id);
     }
+    EXPECT_EQ(anomalies, r.anomaly);
   }
+}
+
+// Issue 12, defect 4: "the provider has no record" fails a payment, but a
+// capture reported afterwards, even by a callback, is applied as a late
+// success instead of being ignored as weaker evidence.
+TEST(PlanEvidence, AbsenceAtTheProviderRanksBelowAnyReportedCapture) {
+  Payment pending;
+  pending.payment_id = "p1";
+  pending.status = PaymentStatus::kPending;
+  CaptureEvidence not_found;
+  not_found.reported = PaymentStatus::kFailed;
+  not_found.rank = EvidenceRank::kQuery;
+  not_found.failure_reason = "not_found_at_provider";
+  not_found.absence = true;
+  const EvidencePlan failed = PlanEvidence({pending, EvidenceRank::kNone}, not_found, "query");
+  ASSERT_EQ(failed.after.payment.status, PaymentStatus::kFailed);
+  EXPECT_EQ(failed.after.rank, EvidenceRank::kNone);
+  EXPECT_EQ(failed.history->source, "query");
+
+  CaptureEvidence callback;
+  callback.reported = PaymentStatus::kSucceeded;
+  callback.rank = EvidenceRank::kCallback;
+  callback.provider_txn_id = "t1";
+  const EvidencePlan late = PlanEvidence(failed.after, callback, "evt-1");
+  EXPECT_EQ(late.transition.kind, TransitionKind::kApply);
+  EXPECT_EQ(late.after.payment.status, PaymentStatus::kSucceeded);
+  EXPECT_TRUE(late.after.payment.late_success);
+  ASSERT_EQ(late.anomalies.size(), 1u);
+  EXPECT_EQ(late.anomalies[0].kind, "late_success");
+
+  // A failure the provider itself reported still outranks a weaker success.
+  CaptureEvidence declined = not_found;
+  declined.absence = false;
+  declined.failure_reason = "declined_by_provider";
+  const EvidencePlan reported = PlanEvidence({pending, EvidenceRank::kNone}, declined, "query");
+  EXPECT_EQ(reported.after.rank, EvidenceRank::kQuery);
+  EXPECT_EQ(PlanEvidence(reported.after, callback, "evt-1").transition.kind,
+            TransitionKind::kIgnoredStale);
 }
 
 TEST(CheckRefundable, OnlySucceeded) {

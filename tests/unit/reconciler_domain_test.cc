@@ -12,6 +12,9 @@ ProviderCapture Capture(const std::string& txn, PaymentStatus status, int64_t at
   return {txn, status, amount, "EUR", at};
 }
 
+// What every payment in these tests is for.
+const Amount kAmount{500, "EUR"};
+
 TEST(DecideStuckPayment, Table) {
   struct Row {
     const char* name;
@@ -69,7 +72,7 @@ TEST(DecideStuckPayment, Table) {
        {}},
   };
   for (const auto& r : rows) {
-    const auto d = DecideStuckPayment(r.captures, r.age, grace);
+    const auto d = DecideStuckPayment(r.captures, kAmount, r.age, grace);
     EXPECT_EQ(d.action, r.action) << r.name;
     if (r.action == StuckAction::kWait) continue;
     EXPECT_EQ(d.evidence.reported, r.reported) << r.name;
@@ -77,8 +80,13 @@ TEST(DecideStuckPayment, Table) {
     EXPECT_EQ(d.evidence.provider_txn_id, r.txn) << r.name;
     EXPECT_EQ(d.extra_captures, r.extra) << r.name;
   }
-  EXPECT_EQ(DecideStuckPayment({}, milliseconds(60000), grace).evidence.failure_reason,
+  EXPECT_EQ(DecideStuckPayment({}, kAmount, milliseconds(60000), grace).evidence.failure_reason,
             "not_found_at_provider");
+  // Absence of evidence, not a reported failure: any later capture outranks it.
+  EXPECT_TRUE(DecideStuckPayment({}, kAmount, milliseconds(60000), grace).evidence.absence);
+  EXPECT_FALSE(DecideStuckPayment({Capture("t1", PaymentStatus::kFailed)}, kAmount,
+                                  milliseconds(60000), grace)
+                   .evidence.absence);
 }
 
 TEST(PlanRefunds, PaidOrderKeepsOneCaptureOfItsPayment) {
@@ -86,10 +94,11 @@ TEST(PlanRefunds, PaidOrderKeepsOneCaptureOfItsPayment) {
       {"p1",
        PaymentStatus::kSucceeded,
        "t1",
-       {Capture("t1", PaymentStatus::kSucceeded), Capture("t1b", PaymentStatus::kSucceeded)}},
-      {"p2", PaymentStatus::kSucceeded, "t2", {Capture("t2", PaymentStatus::kSucceeded)}},
-      {"p3", PaymentStatus::kFailed, "t3", {Capture("t3", PaymentStatus::kFailed)}},
-      {"p4", PaymentStatus::kRefunded, "t4", {Capture("t4", PaymentStatus::kRefunded)}},
+       {Capture("t1", PaymentStatus::kSucceeded), Capture("t1b", PaymentStatus::kSucceeded)},
+       kAmount},
+      {"p2", PaymentStatus::kSucceeded, "t2", {Capture("t2", PaymentStatus::kSucceeded)}, kAmount},
+      {"p3", PaymentStatus::kFailed, "t3", {Capture("t3", PaymentStatus::kFailed)}, kAmount},
+      {"p4", PaymentStatus::kRefunded, "t4", {Capture("t4", PaymentStatus::kRefunded)}, kAmount},
   };
   const auto plan = PlanRefunds(OrderState::kPaid, "p1", payments);
   ASSERT_FALSE(plan.wait);
@@ -101,39 +110,126 @@ TEST(PlanRefunds, PaidOrderKeepsOneCaptureOfItsPayment) {
 }
 
 TEST(PlanRefunds, CancelledOrderKeepsNothing) {
-  const auto plan = PlanRefunds(
-      OrderState::kCancelled, "",
-      {{"p1", PaymentStatus::kSucceeded, "t1", {Capture("t1", PaymentStatus::kSucceeded)}}});
+  const auto plan = PlanRefunds(OrderState::kCancelled, "",
+                                {{"p1",
+                                  PaymentStatus::kSucceeded,
+                                  "t1",
+                                  {Capture("t1", PaymentStatus::kSucceeded)},
+                                  kAmount}});
   ASSERT_EQ(plan.refunds.size(), 1u);
   EXPECT_TRUE(plan.refunds[0].whole_payment);
   EXPECT_EQ(plan.refunds[0].amount_minor, 500);
 }
 
 TEST(PlanRefunds, PendingOrderWithMoneyWaits) {
-  const auto plan = PlanRefunds(
-      OrderState::kPendingPayment, "",
-      {{"p1", PaymentStatus::kSucceeded, "t1", {Capture("t1", PaymentStatus::kSucceeded)}}});
+  const auto plan = PlanRefunds(OrderState::kPendingPayment, "",
+                                {{"p1",
+                                  PaymentStatus::kSucceeded,
+                                  "t1",
+                                  {Capture("t1", PaymentStatus::kSucceeded)},
+                                  kAmount}});
   EXPECT_TRUE(plan.wait);
   EXPECT_TRUE(plan.refunds.empty());
   EXPECT_FALSE(PlanRefunds(OrderState::kPendingPayment, "", {}).wait);
 }
 
 TEST(PlanRefunds, LateSuccessThatPaidTheOrderIsKept) {
-  const auto plan = PlanRefunds(
-      OrderState::kPaid, "p1",
-      {{"p1", PaymentStatus::kSucceeded, "t1", {Capture("t1", PaymentStatus::kSucceeded)}}});
+  const auto plan = PlanRefunds(OrderState::kPaid, "p1",
+                                {{"p1",
+                                  PaymentStatus::kSucceeded,
+                                  "t1",
+                                  {Capture("t1", PaymentStatus::kSucceeded)},
+                                  kAmount}});
   EXPECT_TRUE(plan.refunds.empty());
 }
 
+// Issue 12, defect 2: the paying payment's own capture was refunded (by the
+// provider, say): the PAID order keeps another payment's capture instead of
+// being left with nothing.
+TEST(PlanRefunds, PaidOrderWhosePayingPaymentHoldsNothingKeepsAnotherCapture) {
+  const auto plan = PlanRefunds(
+      OrderState::kPaid, "p1",
+      {{"p1", PaymentStatus::kSucceeded, "t1", {Capture("t1", PaymentStatus::kRefunded)}, kAmount},
+       {"p2",
+        PaymentStatus::kSucceeded,
+        "t2",
+        {Capture("t2", PaymentStatus::kSucceeded, 2000)},
+        kAmount},
+       {"p3",
+        PaymentStatus::kSucceeded,
+        "t3",
+        {Capture("t3", PaymentStatus::kSucceeded, 3000)},
+        kAmount}});
+  ASSERT_FALSE(plan.wait);
+  ASSERT_EQ(plan.refunds.size(), 1u);
+  EXPECT_EQ(plan.refunds[0].provider_txn_id, "t3");
+}
+
+// RefundPayment of the paying payment: the order is told and becomes
+// CANCELLED; until it has heard, nothing else is refunded or kept for good.
+TEST(PlanRefunds, PaidOrderWhosePayingPaymentWasRefundedWaitsForTheOrder) {
+  const auto plan = PlanRefunds(
+      OrderState::kPaid, "p1",
+      {{"p1", PaymentStatus::kRefunded, "t1", {Capture("t1", PaymentStatus::kRefunded)}, kAmount},
+       {"p2",
+        PaymentStatus::kSucceeded,
+        "t2",
+        {Capture("t2", PaymentStatus::kSucceeded)},
+        kAmount}});
+  EXPECT_TRUE(plan.wait);
+  EXPECT_TRUE(plan.refunds.empty());
+}
+
+// Issue 12, defect 3: a capture of another amount never pays the order and
+// is always refunded, even while the order waits for payment.
+TEST(PlanRefunds, CaptureOfAnotherAmountIsRefundedWhateverTheOrder) {
+  const PaymentCaptures under{"p1",
+                              PaymentStatus::kFailed,
+                              "t1",
+                              {Capture("t1", PaymentStatus::kSucceeded, 1000, 499)},
+                              kAmount};
+  const PaymentCaptures right{
+      "p2", PaymentStatus::kSucceeded, "t2", {Capture("t2", PaymentStatus::kSucceeded)}, kAmount};
+  const auto pending = PlanRefunds(OrderState::kPendingPayment, "", {under});
+  ASSERT_FALSE(pending.wait);
+  ASSERT_EQ(pending.refunds.size(), 1u);
+  EXPECT_EQ(pending.refunds[0].provider_txn_id, "t1");
+  EXPECT_FALSE(pending.refunds[0].whole_payment);
+  const auto paid = PlanRefunds(OrderState::kPaid, "p2", {under, right});
+  ASSERT_EQ(paid.refunds.size(), 1u);
+  EXPECT_EQ(paid.refunds[0].provider_txn_id, "t1");
+  // Paid "by" the under-capture: it is not kept; the right one is.
+  const auto paid_by_under = PlanRefunds(OrderState::kPaid, "p1", {under, right});
+  ASSERT_EQ(paid_by_under.refunds.size(), 1u);
+  EXPECT_EQ(paid_by_under.refunds[0].provider_txn_id, "t1");
+}
+
+TEST(DecideStuckPayment, ACaptureOfAnotherAmountNeverSucceedsThePayment) {
+  const milliseconds grace(60000);
+  const auto under = DecideStuckPayment({Capture("t1", PaymentStatus::kSucceeded, 1000, 499)},
+                                        kAmount, milliseconds(5000), grace);
+  EXPECT_EQ(under.action, StuckAction::kApplyEvidence);
+  EXPECT_EQ(under.evidence.reported, PaymentStatus::kFailed);
+  EXPECT_TRUE(under.evidence.absence);
+  EXPECT_EQ(under.mismatched_captures, std::vector<std::string>{"t1"});
+  const auto both = DecideStuckPayment({Capture("t1", PaymentStatus::kSucceeded, 1000, 499),
+                                        Capture("t2", PaymentStatus::kSucceeded, 2000)},
+                                       kAmount, milliseconds(5000), grace);
+  EXPECT_EQ(both.evidence.reported, PaymentStatus::kSucceeded);
+  EXPECT_EQ(both.evidence.provider_txn_id, "t2");
+  EXPECT_TRUE(both.extra_captures.empty());
+  EXPECT_EQ(both.mismatched_captures, std::vector<std::string>{"t1"});
+}
+
 TEST(PaymentToSettle, Table) {
-  const PaymentCaptures failed{"p1", PaymentStatus::kFailed, "t1", {}};
-  const PaymentCaptures pending{"p2", PaymentStatus::kPending, "", {}};
+  const PaymentCaptures failed{"p1", PaymentStatus::kFailed, "t1", {}, kAmount};
+  const PaymentCaptures pending{"p2", PaymentStatus::kPending, "", {}, kAmount};
   const PaymentCaptures first{
-      "p3", PaymentStatus::kSucceeded, "t3", {Capture("t3", PaymentStatus::kSucceeded)}};
+      "p3", PaymentStatus::kSucceeded, "t3", {Capture("t3", PaymentStatus::kSucceeded)}, kAmount};
   const PaymentCaptures second{
-      "p4", PaymentStatus::kSucceeded, "t4", {Capture("t4", PaymentStatus::kSucceeded)}};
+      "p4", PaymentStatus::kSucceeded, "t4", {Capture("t4", PaymentStatus::kSucceeded)}, kAmount};
   const PaymentCaptures refunded{
-      "p5", PaymentStatus::kRefunded, "t5", {Capture("t5", PaymentStatus::kRefunded)}};
+      "p5", PaymentStatus::kRefunded, "t5", {Capture("t5", PaymentStatus::kRefunded)}, kAmount};
   struct Row {
     const char* name;
     OrderState order;

@@ -1,12 +1,12 @@
 #include "services/order/app/order_app.h"
 
+#include "services/common/domain/text.h"
+
 namespace payonce::order {
 namespace {
 
 absl::Status RequireOrderId(const std::string& order_id) {
-  if (order_id.empty()) return absl::InvalidArgumentError("order_id is required");
-  if (order_id.size() > kMaxIdLength) return absl::InvalidArgumentError("order_id is too long");
-  return absl::OkStatus();
+  return RequireText("order_id", order_id);
 }
 
 }  // namespace
@@ -40,9 +40,7 @@ absl::StatusOr<Order> OrderApp::GetOrder(const std::string& order_id) {
 absl::StatusOr<OrderPage> OrderApp::ListOrders(const ListRequest& request) {
   auto size = ResolvePageSize(request.page_size);
   if (!size.ok()) return size.status();
-  if (request.customer_id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError("customer_id is too long");
-  }
+  if (auto s = OptionalText("customer_id", request.customer_id); !s.ok()) return s;
   ListQuery query;
   query.customer_id = request.customer_id;
   query.status = request.status;
@@ -67,17 +65,13 @@ absl::StatusOr<OrderPage> OrderApp::ListOrders(const ListRequest& request) {
 absl::StatusOr<Order> OrderApp::CancelOrder(const std::string& order_id,
                                             const std::string& reason) {
   if (auto s = RequireOrderId(order_id); !s.ok()) return s;
-  if (reason.size() > kMaxReasonLength) return absl::InvalidArgumentError("reason is too long");
+  if (auto s = OptionalText("reason", reason, kMaxReasonLength); !s.ok()) return s;
   return store_.Cancel(order_id, reason);
 }
 
 absl::StatusOr<ApplyResult> OrderApp::ApplyPaymentEvent(const PaymentEventInput& event) {
-  if (event.event_id.empty() || event.event_id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError("event_id is required (at most 128 characters)");
-  }
-  if (event.facts.payment_id.empty() || event.facts.payment_id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError("payment_id is required (at most 128 characters)");
-  }
+  if (auto s = RequireText("event_id", event.event_id); !s.ok()) return s;
+  if (auto s = RequireText("payment_id", event.facts.payment_id); !s.ok()) return s;
   if (auto s = RequireOrderId(event.order_id); !s.ok()) return s;
   if (event.source != "relay" && event.source != "reconciler") {
     return absl::InvalidArgumentError("source must be \"relay\" or \"reconciler\"");

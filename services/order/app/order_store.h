@@ -36,6 +36,9 @@ struct PaymentEventInput {
 struct ApplyResult {
   ApplyOutcome outcome = ApplyOutcome::kIgnored;
   Order order;
+  // kDuplicate only: what the event's first delivery decided (the inbox's
+  // outcome), so a caller whose first answer was lost still learns it.
+  std::optional<ApplyOutcome> first_outcome;
 };
 
 struct ListQuery {
@@ -60,7 +63,8 @@ class OrderStore {
   // Cancels per DecideCancel under a row lock; NOT_FOUND if unknown.
   virtual absl::StatusOr<Order> Cancel(const std::string& order_id, const std::string& reason) = 0;
   // Applies per DecidePaymentEvent under a row lock, deduplicated by event_id
-  // in the inbox; NOT_FOUND if the order is unknown.
+  // in the inbox (a duplicate answers kDuplicate with the first outcome);
+  // NOT_FOUND if the order is unknown.
   virtual absl::StatusOr<ApplyResult> ApplyPaymentEvent(const PaymentEventInput& event) = 0;
   // The same for a batch, as one transaction: one result per event in input
   // order, each exactly what ApplyPaymentEvent would have answered had the

@@ -76,6 +76,12 @@ absl::StatusOr<CancelAction> DecideCancel(OrderStatus current) {
 }
 
 ApplyDecision DecidePaymentEvent(const Order& order, const PaymentEventFacts& event) {
+  if (event.result == PaymentResult::kRefunded && !event.extra_capture_refund &&
+      order.status == OrderStatus::kPaid && order.paid_payment_id == event.payment_id) {
+    // The money that paid the order went back: it can no longer be PAID.
+    return {ApplyOutcome::kApplied, OrderStatus::kCancelled,
+            "payment " + event.payment_id + " that paid the order was refunded"};
+  }
   if (event.result != PaymentResult::kSucceeded) {
     return {ApplyOutcome::kIgnored, std::nullopt,
             event.result == PaymentResult::kFailed ? "payment failed; order still payable"

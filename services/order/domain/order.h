@@ -70,6 +70,9 @@ struct PaymentEventFacts {
   PaymentResult result = PaymentResult::kSucceeded;
   int64_t amount_minor = 0;
   std::string currency;
+  // kRefunded only: an extra capture of the payment was refunded, not the
+  // payment's own money.
+  bool extra_capture_refund = false;
 };
 
 struct ApplyDecision {
@@ -86,7 +89,10 @@ struct ApplyDecision {
 //   PAID by another payment + success            -> REFUND_REQUIRED
 //   CANCELLED + success                          -> REFUND_REQUIRED
 //   success with another amount or currency      -> REFUND_REQUIRED
-//   failure or refund                            -> IGNORED (never moves back)
+//   PAID + refund of the paying payment          -> CANCELLED (APPLIED): a
+//                                                   PAID order always holds
+//                                                   its money
+//   any other failure or refund                  -> IGNORED (never moves back)
 ApplyDecision DecidePaymentEvent(const Order& order, const PaymentEventFacts& event);
 
 }  // namespace payonce::order

@@ -33,7 +33,8 @@ struct OutboxRow {
   int attempts = 0;
 };
 
-// What OrderService.ApplyPaymentEvent decided about a delivered event.
+// What OrderService.ApplyPaymentEvent decided about a delivered event. A
+// DUPLICATE whose first delivery required a refund counts as kRefundRequired.
 enum class ApplyOutcome { kApplied, kDuplicate, kIgnored, kRefundRequired };
 
 // "APPLIED", "DUPLICATE", "IGNORED" or "REFUND_REQUIRED" (outbox.apply_outcome).

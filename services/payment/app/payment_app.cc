@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "services/common/domain/callback_signature.h"
+#include "services/common/domain/text.h"
 
 namespace payonce::payment {
 namespace {
@@ -218,12 +219,12 @@ absl::StatusOr<Payment> PaymentApp::StartPayment(const CreatePaymentRequest& req
 }
 
 absl::StatusOr<Payment> PaymentApp::GetPayment(const std::string& payment_id) {
-  if (payment_id.empty()) return absl::InvalidArgumentError("payment_id is required");
+  if (auto s = RequireText("payment_id", payment_id); !s.ok()) return s;
   return store_.Get(payment_id);
 }
 
 absl::StatusOr<std::vector<Payment>> PaymentApp::ListPayments(const std::string& order_id) {
-  if (order_id.empty()) return absl::InvalidArgumentError("order_id is required");
+  if (auto s = RequireText("order_id", order_id); !s.ok()) return s;
   return store_.ListForOrder(order_id);
 }
 
@@ -293,11 +294,9 @@ absl::StatusOr<CallbackAnswer> PaymentApp::CheckAndApplyCallback(const CallbackM
 absl::StatusOr<Payment> PaymentApp::RefundPayment(const std::string& idempotency_key,
                                                   const std::string& payment_id,
                                                   const std::string& reason) {
-  if (idempotency_key.empty() || idempotency_key.size() > 128) {
-    return absl::InvalidArgumentError("idempotency_key is required (at most 128 characters)");
-  }
-  if (payment_id.empty()) return absl::InvalidArgumentError("payment_id is required");
-  if (reason.size() > 1000) return absl::InvalidArgumentError("reason is too long");
+  if (auto s = RequireText("idempotency_key", idempotency_key); !s.ok()) return s;
+  if (auto s = RequireText("payment_id", payment_id); !s.ok()) return s;
+  if (auto s = OptionalText("reason", reason, 1000); !s.ok()) return s;
   return Idempotent("refund_payment", idempotency_key, RefundFingerprint(payment_id, reason),
                     [&] { return RefundNow(payment_id, reason); });
 }
@@ -311,6 +310,30 @@ absl::StatusOr<Payment> PaymentApp::RefundNow(const std::string& payment_id,
   if (payment->provider_txn_id.empty()) {
     return absl::FailedPreconditionError("the payment has no provider capture to refund");
   }
+  // Only once the order knows where its money stands: a refund it has not
+  // heard of would leave it PAID with nothing held (issue 12, defect 2).
+  auto order = orders_.GetOrder(payment->order_id);
+  if (!order.ok()) {
+    return order.status().code() == absl::StatusCode::kNotFound
+               ? absl::FailedPreconditionError("order " + payment->order_id + " not found")
+               : absl::UnavailableError("order service: " + std::string(order.status().message()));
+  }
+  OrderStanding standing = OrderStanding::kOther;
+  switch (order->status) {
+    case OrderSnapshot::Status::kPendingPayment:
+      standing = OrderStanding::kAwaitingPayment;
+      break;
+    case OrderSnapshot::Status::kPaid:
+      standing = order->paid_payment_id == payment_id ? OrderStanding::kPaidByThisPayment
+                                                      : OrderStanding::kPaidByAnother;
+      break;
+    case OrderSnapshot::Status::kCancelled:
+      standing = OrderStanding::kCancelled;
+      break;
+    case OrderSnapshot::Status::kOther:
+      break;
+  }
+  if (auto s = CheckOrderAllowsRefund(standing); !s.ok()) return s;
   // The provider-side key is derived from the capture, so every path that
   // refunds this capture (API, reconciler) refunds it at most once.
   auto refund = provider_.Refund(payment->provider_txn_id, "refund:" + payment->provider_txn_id);

@@ -107,8 +107,8 @@ class PaymentStore {
                                                const std::string& refund_id,
                                                const std::string& reason) = 0;
 
-  // Deletes expired idempotency keys and nonces (bounded batch); returns rows
-  // deleted.
+  // Deletes expired idempotency keys and nonces, in bounded batches until
+  // none is left (or a time budget is spent); returns rows deleted.
   virtual absl::StatusOr<int64_t> SweepExpired() = 0;
 };
 

@@ -21,6 +21,7 @@ struct OrderSnapshot {
   Status status = Status::kOther;
   int64_t amount_minor = 0;
   std::string currency;
+  std::string paid_payment_id;  // kPaid only
 };
 
 // Reads orders from the order service. NOT_FOUND for an unknown order;

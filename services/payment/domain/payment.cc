@@ -100,6 +100,14 @@ EvidencePlan PlanEvidence(const LedgerPayment& current, const CaptureEvidence& e
   const Transition& t = plan.transition;
   const std::string source(EvidenceSource(evidence.rank));
   const std::string old_status(ToString(was.status));
+  // A success naming another capture than the recorded one: money moved
+  // twice, whichever of the two was reported first.
+  const bool second_capture = evidence.reported == PaymentStatus::kSucceeded &&
+                              !was.provider_txn_id.empty() && !evidence.provider_txn_id.empty() &&
+                              was.provider_txn_id != evidence.provider_txn_id;
+  const AnomalyEntry duplicate_capture{"duplicate_capture", evidence.provider_txn_id,
+                                       "second capture " + evidence.provider_txn_id + " besides " +
+                                           was.provider_txn_id + " (" + source + ")"};
   switch (t.kind) {
     case TransitionKind::kApply: {
       Payment& now = plan.after.payment;
@@ -107,25 +115,23 @@ EvidencePlan PlanEvidence(const LedgerPayment& current, const CaptureEvidence& e
       if (now.provider_txn_id.empty()) now.provider_txn_id = evidence.provider_txn_id;
       now.failure_reason = t.new_status == PaymentStatus::kFailed ? t.reason : "";
       now.late_success = was.late_success || t.late_success;
-      plan.after.rank = std::max(current.rank, evidence.rank);
+      // Absence of evidence keeps the rank it found: any report outranks it.
+      plan.after.rank = evidence.absence ? current.rank : std::max(current.rank, evidence.rank);
       plan.emits_event = true;
       plan.live = t.live;
       plan.history = HistoryEntry{source, old_status, std::string(ToString(t.new_status)),
                                   evidence_ref, t.reason};
       if (t.late_success) {
-        plan.anomaly =
+        plan.anomalies.push_back(
             AnomalyEntry{"late_success", evidence.provider_txn_id,
-                         "success reported by " + source + " after the payment had failed"};
+                         "success reported by " + source + " after the payment had failed"});
       }
+      if (second_capture) plan.anomalies.push_back(duplicate_capture);
       break;
     }
     case TransitionKind::kDuplicate:
-      if (evidence.reported == PaymentStatus::kSucceeded && !was.provider_txn_id.empty() &&
-          !evidence.provider_txn_id.empty() && was.provider_txn_id != evidence.provider_txn_id) {
-        // A second capture for one payment: money moved twice.
-        plan.anomaly = AnomalyEntry{"duplicate_capture", evidence.provider_txn_id,
-                                    "second capture " + evidence.provider_txn_id + " besides " +
-                                        was.provider_txn_id + " (" + source + ")"};
+      if (second_capture) {
+        plan.anomalies.push_back(duplicate_capture);
         plan.history = HistoryEntry{source, old_status, old_status, evidence_ref,
                                     "second capture " + evidence.provider_txn_id + " reported"};
       }
@@ -143,6 +149,22 @@ absl::Status CheckRefundable(PaymentStatus current) {
   if (current == PaymentStatus::kSucceeded) return absl::OkStatus();
   return absl::FailedPreconditionError("only a SUCCEEDED payment can be refunded; it is " +
                                        std::string(ToString(current)));
+}
+
+absl::Status CheckOrderAllowsRefund(OrderStanding standing) {
+  switch (standing) {
+    case OrderStanding::kPaidByThisPayment:
+    case OrderStanding::kPaidByAnother:
+    case OrderStanding::kCancelled:
+      return absl::OkStatus();
+    case OrderStanding::kAwaitingPayment:
+      return absl::FailedPreconditionError(
+          "the order has not recorded this payment yet; cancel the order instead (its money is "
+          "then refunded), or retry once the order is PAID");
+    case OrderStanding::kOther:
+      break;
+  }
+  return absl::FailedPreconditionError("the order is in an unknown state");
 }
 
 IdempotencyAction DecideIdempotency(const std::optional<IdempotencyRecord>& existing,
@@ -192,6 +214,9 @@ absl::Status ValidateCallbackShape(const CallbackMessage& m) {
   if (auto s = ValidateMoney(m.amount_minor, m.currency); !s.ok()) return s;
   if (m.occurred_at_unix_ms <= 0)
     return absl::InvalidArgumentError("occurred_at_unix_ms is required");
+  if (m.occurred_at_unix_ms > kLatestUnixMs) {
+    return absl::InvalidArgumentError("occurred_at_unix_ms is past the year 9999");
+  }
   if (m.timestamp_unix_ms <= 0) return absl::InvalidArgumentError("timestamp_unix_ms is required");
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -42,6 +43,10 @@ struct CaptureEvidence {
   EvidenceRank rank = EvidenceRank::kCallback;
   std::string provider_txn_id;
   std::string failure_reason;
+  // The provider has no record of the payment (kFailed only): absence of
+  // evidence, which fails the payment but ranks below every report, so a
+  // capture reported later by any source is applied (a late success).
+  bool absence = false;
 };
 
 enum class TransitionKind {
@@ -104,7 +109,8 @@ struct EvidencePlan {
   // The payment after the evidence; equal to the input unless kApply.
   LedgerPayment after;
   std::optional<HistoryEntry> history;
-  std::optional<AnomalyEntry> anomaly;
+  // A late success, and/or a capture id other than the one recorded.
+  std::vector<AnomalyEntry> anomalies;
   // kApply only: one outbox event carrying after.payment.status, and whether
   // the payment still blocks new attempts (payments.live).
   bool emits_event = false;
@@ -112,13 +118,32 @@ struct EvidencePlan {
 };
 
 // Decides what `evidence` (reference `evidence_ref`) does to `current`:
-// DecideTransition plus the history entry, the anomaly (a late success, or a
-// second capture reported for a succeeded payment) and the outbox event.
+// DecideTransition plus the history entry, the anomalies (a late success; a
+// success whose capture id differs from the one the payment records, in any
+// order they arrive: money moved twice) and the outbox event.
 EvidencePlan PlanEvidence(const LedgerPayment& current, const CaptureEvidence& evidence,
                           const std::string& evidence_ref);
 
 // A refund of a SUCCEEDED payment; FAILED_PRECONDITION from any other state.
 absl::Status CheckRefundable(PaymentStatus current);
+
+// Where a payment's order stands, as RefundPayment needs to know it.
+enum class OrderStanding {
+  kAwaitingPayment,
+  kPaidByThisPayment,
+  kPaidByAnother,
+  kCancelled,
+  kOther
+};
+
+// RefundPayment of a SUCCEEDED payment is allowed once the order has
+// recorded where its money stands: paid by this payment (the order moves to
+// CANCELLED when it hears of the refund: a PAID order always holds its
+// money), paid by another payment, or cancelled. FAILED_PRECONDITION while
+// the order is still waiting for payment: it has not recorded this success
+// yet, and would turn PAID on money already refunded. Cancel the order
+// instead; its money is then refunded by the reconciler.
+absl::Status CheckOrderAllowsRefund(OrderStanding standing);
 
 // --- Idempotency keys -------------------------------------------------------
 
@@ -155,6 +180,9 @@ absl::Status ValidateCreatePayment(const std::string& idempotency_key, const std
 
 inline constexpr std::chrono::milliseconds kCallbackWindow{300'000};
 inline constexpr std::chrono::milliseconds kNonceTtl{600'000};
+// 9999-12-31T23:59:59.999Z: the latest time a callback may name (later ones
+// would overflow PostgreSQL's timestamps).
+inline constexpr int64_t kLatestUnixMs = 253'402'300'799'999;
 
 struct CallbackMessage {
   std::string provider;

@@ -72,9 +72,7 @@ absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
 
 absl::StatusOr<std::vector<Capture>> SandboxApp::QueryTransaction(
     const std::string& merchant_payment_id) {
-  if (merchant_payment_id.empty() || merchant_payment_id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError("merchant_payment_id is required (at most 128 characters)");
-  }
+  if (auto s = RequireText("merchant_payment_id", merchant_payment_id); !s.ok()) return s;
   return store_.CapturesOf(merchant_payment_id);
 }
 
@@ -98,10 +96,7 @@ absl::StatusOr<FaultConfig> SandboxApp::SetFaults(const FaultConfig& faults) {
 absl::StatusOr<ProviderStats> SandboxApp::Stats(
     const std::vector<std::string>& merchant_payment_ids) {
   for (const auto& id : merchant_payment_ids) {
-    if (id.empty() || id.size() > kMaxIdLength) {
-      return absl::InvalidArgumentError(
-          "merchant_payment_ids must be non-empty (at most 128 characters each)");
-    }
+    if (auto s = RequireText("merchant_payment_ids", id); !s.ok()) return s;
   }
   return store_.Stats(merchant_payment_ids);
 }

@@ -45,20 +45,30 @@ class ReconcileStore {
   virtual absl::StatusOr<std::vector<ClaimedPayment>> ClaimStuckPayments(
       std::chrono::milliseconds older_than, int limit, std::chrono::milliseconds lease) = 0;
   // Applies provider evidence through the same transition code as callbacks;
-  // extra captures become duplicate_capture anomalies.
+  // extra captures become duplicate_capture anomalies, mismatched ones
+  // (another amount or currency) capture_amount_mismatch anomalies.
   virtual absl::StatusOr<EvidenceOutcome> ApplyEvidence(
       const std::string& payment_id, const CaptureEvidence& evidence,
-      const std::vector<std::string>& extra_captures) = 0;
+      const std::vector<std::string>& extra_captures,
+      const std::vector<std::string>& mismatched_captures) = 0;
   // Looks at the payment again after `delay`; counts a failed look.
   virtual absl::Status Defer(const std::string& payment_id, std::chrono::milliseconds delay) = 0;
 
-  // SUCCEEDED payments whose success never reached the order service (no
-  // delivered SUCCEEDED outbox row), older than `older_than`.
+  // SUCCEEDED payments not confirmed with their order, older than
+  // `older_than`: the order never took them (no delivered SUCCEEDED outbox row
+  // answered APPLIED or IGNORED), whatever the relay was answered.
   virtual absl::StatusOr<std::vector<ClaimedPayment>> ClaimUnconfirmedSuccesses(
       std::chrono::milliseconds older_than, int limit, std::chrono::milliseconds lease) = 0;
-  // Marks successes the relay delivered as confirmed; returns how many.
+  // Marks successes the order took through the relay as confirmed; returns
+  // how many.
   virtual absl::StatusOr<int64_t> ConfirmDeliveredSuccesses() = 0;
+  // The order took this payment's success.
   virtual absl::Status MarkOrderConfirmed(const std::string& payment_id) = 0;
+  // The order cannot take this payment's money (cancelled, paid by another
+  // payment, another amount): a refund_required anomaly (unless one is open)
+  // and the success confirmed, in one transaction.
+  virtual absl::Status RecordRefundRequired(const std::string& payment_id,
+                                            const std::string& detail) = 0;
 
   // Open anomalies of `kinds` due for work.
   virtual absl::StatusOr<std::vector<Anomaly>> ClaimAnomalies(const std::vector<std::string>& kinds,
@@ -111,10 +121,18 @@ class OrderDesk {
   virtual ~OrderDesk() = default;
   virtual absl::StatusOr<OrderView> GetOrder(const std::string& order_id) = 0;
   // ApplyPaymentEvent with source "reconciler"; returns the outcome name
-  // ("APPLIED", "DUPLICATE", "IGNORED", "REFUND_REQUIRED").
+  // ("APPLIED", "IGNORED", "REFUND_REQUIRED"): for an event id applied
+  // before, what its first delivery decided ("DUPLICATE" only if the order
+  // service does not say).
   virtual absl::StatusOr<std::string> ApplyPaymentEvent(const std::string& event_id,
                                                         const payment::Payment& payment,
                                                         PaymentStatus status) = 0;
+  // Tells the order (its timeline) that an extra capture of `payment`
+  // (`provider_txn_id`, `amount_minor`) was refunded; the payment itself
+  // still holds the order's money.
+  virtual absl::Status TellExtraCaptureRefunded(const payment::Payment& payment,
+                                                const std::string& provider_txn_id,
+                                                int64_t amount_minor) = 0;
 };
 
 // The provider's settlement statement.

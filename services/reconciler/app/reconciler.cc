@@ -64,13 +64,15 @@ absl::StatusOr<PassReport> Reconciler::ResolveStuckPayments() {
         continue;
       }
       const auto age = std::chrono::milliseconds((now_us - p.created_at_us) / 1000);
-      const StuckDecision d = DecideStuckPayment(*captures, age, options_.not_found_grace);
+      const StuckDecision d = DecideStuckPayment(*captures, {p.amount_minor, p.currency}, age,
+                                                 options_.not_found_grace);
       if (d.action == StuckAction::kWait) {
         ++report.deferred;
         store_.Defer(p.payment_id, options_.retry_base).IgnoreError();
         continue;
       }
-      auto outcome = store_.ApplyEvidence(p.payment_id, d.evidence, d.extra_captures);
+      auto outcome =
+          store_.ApplyEvidence(p.payment_id, d.evidence, d.extra_captures, d.mismatched_captures);
       if (!outcome.ok()) {
         ++report.deferred;
         store_
@@ -85,7 +87,8 @@ absl::StatusOr<PassReport> Reconciler::ResolveStuckPayments() {
                                                                   : "stuck_payment_resolved",
                          1);
       }
-      report.anomalies += static_cast<int64_t>(d.extra_captures.size());
+      report.anomalies +=
+          static_cast<int64_t>(d.extra_captures.size() + d.mismatched_captures.size());
     }
     return report;
   });
@@ -105,57 +108,75 @@ absl::StatusOr<PassReport> Reconciler::RepairPaidButPending() {
       ++report.examined;
       const Payment& p = c.payment;
       auto order = orders_.GetOrder(p.order_id);
-      if (!order.ok()) {
+      auto settled = order.ok() ? SettleSuccess(p, *order) : order.status();
+      if (!settled.ok()) {
         ++report.deferred;
         store_
             .Defer(p.payment_id,
                    RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
             .IgnoreError();
-        continue;
-      }
-      if (order->state == OrderState::kPaid && order->paid_payment_id == p.payment_id) {
-        store_.MarkOrderConfirmed(p.payment_id).IgnoreError();
         continue;
       }
       if (order->state == OrderState::kPendingPayment) ++pending;
-      auto outcome = TellOrderPaid(p);
-      if (!outcome.ok()) {
-        ++report.deferred;
-        store_
-            .Defer(p.payment_id,
-                   RetryDelay(c.attempts + 1, options_.retry_base, options_.retry_cap))
-            .IgnoreError();
-        continue;
-      }
-      if (*outcome == "APPLIED") {
+      if (*settled == Settlement::kPaidNow) {
         ++report.repaired;
         observer_.Repair("paid_but_pending", 1);
       }
-      if (*outcome == "REFUND_REQUIRED") {
-        Discrepancy d{"refund_required", p.payment_id, "", "order cannot take this payment", false};
-        store_.RecordDiscrepancy(d, "OPEN").IgnoreError();
-        ++report.anomalies;
-      }
+      if (*settled == Settlement::kRefundRequired) ++report.anomalies;
     }
     observer_.PaidButPending(pending);
     return report;
   });
 }
 
-absl::StatusOr<std::string> Reconciler::TellOrderPaid(const Payment& payment) {
-  // The event id is derived from the payment, so replicas, repeated passes
-  // and both jobs that call this apply it once.
-  auto outcome = orders_.ApplyPaymentEvent("reconciler:succeeded:" + payment.payment_id, payment,
-                                           PaymentStatus::kSucceeded);
-  if (outcome.ok()) store_.MarkOrderConfirmed(payment.payment_id).IgnoreError();
-  return outcome;
+absl::StatusOr<Reconciler::Settlement> Reconciler::SettleSuccess(const Payment& payment,
+                                                                 const OrderView& order) {
+  std::string why;
+  switch (order.state) {
+    case OrderState::kPaid:
+      if (order.paid_payment_id == payment.payment_id) {
+        if (auto s = store_.MarkOrderConfirmed(payment.payment_id); !s.ok()) return s;
+        return Settlement::kConfirmed;
+      }
+      why = "order was paid by " + order.paid_payment_id;
+      break;
+    case OrderState::kCancelled:
+      why = "order is cancelled";
+      break;
+    case OrderState::kPendingPayment: {
+      // The event id is derived from the payment, so replicas, repeated
+      // passes and both jobs that call this apply it once; a repeat answers
+      // what the first application decided.
+      auto outcome = orders_.ApplyPaymentEvent("reconciler:succeeded:" + payment.payment_id,
+                                               payment, PaymentStatus::kSucceeded);
+      if (!outcome.ok()) return outcome.status();
+      if (*outcome == "APPLIED" || *outcome == "IGNORED") {
+        if (auto s = store_.MarkOrderConfirmed(payment.payment_id); !s.ok()) return s;
+        return *outcome == "APPLIED" ? Settlement::kPaidNow : Settlement::kConfirmed;
+      }
+      if (*outcome != "REFUND_REQUIRED") {
+        return absl::UnavailableError("order service answered " + *outcome);
+      }
+      why = "order service answered REFUND_REQUIRED";
+      break;
+    }
+    case OrderState::kUnknown:
+      return absl::UnavailableError("order " + payment.order_id + " is in an unknown state");
+  }
+  if (auto s = store_.RecordRefundRequired(payment.payment_id,
+                                           "succeeded payment the order cannot take: " + why);
+      !s.ok()) {
+    return s;
+  }
+  return Settlement::kRefundRequired;
 }
 
 absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
   return Timed("refund_extra_captures", [&]() -> absl::StatusOr<PassReport> {
     PassReport report;
-    auto anomalies = store_.ClaimAnomalies({"duplicate_capture", "refund_required", "late_success"},
-                                           options_.batch, options_.lease);
+    auto anomalies = store_.ClaimAnomalies(
+        {"duplicate_capture", "refund_required", "late_success", "capture_amount_mismatch"},
+        options_.batch, options_.lease);
     if (!anomalies.ok()) return anomalies.status();
     for (const auto& a : *anomalies) {
       ++report.examined;
@@ -181,7 +202,8 @@ absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
           provider_ok = false;
           break;
         }
-        all.push_back({p.payment_id, p.status, p.provider_txn_id, *captures});
+        all.push_back(
+            {p.payment_id, p.status, p.provider_txn_id, *captures, {p.amount_minor, p.currency}});
       }
       if (!provider_ok) {
         store_.DeferAnomaly(a.anomaly_id, retry, "provider unreachable").IgnoreError();
@@ -196,7 +218,7 @@ absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
         // rather than hold the extra money for one more interval.
         for (const auto& p : *payments) {
           if (p.payment_id != payer) continue;
-          if (auto told = TellOrderPaid(p); told.ok() && *told == "APPLIED") {
+          if (auto told = SettleSuccess(p, *order); told.ok() && *told == Settlement::kPaidNow) {
             observer_.Repair("paid_but_pending", 1);
           }
         }
@@ -235,11 +257,7 @@ absl::StatusOr<PassReport> Reconciler::RefundExtraCaptures() {
             if (p.payment_id == item.payment_id) paid = &p;
           }
           if (paid != nullptr && !item.whole_payment) {
-            Payment extra = *paid;
-            extra.amount_minor = item.amount_minor;
-            orders_
-                .ApplyPaymentEvent("reconciler:refund:" + item.provider_txn_id, extra,
-                                   PaymentStatus::kRefunded)
+            orders_.TellExtraCaptureRefunded(*paid, item.provider_txn_id, item.amount_minor)
                 .IgnoreError();
           }
         }
@@ -307,7 +325,7 @@ absl::StatusOr<PassReport> Reconciler::CompareSettlement() {
           e.reported = PaymentStatus::kSucceeded;
           e.rank = EvidenceRank::kSettlement;
           e.provider_txn_id = d.provider_txn_id;
-          auto applied = store_.ApplyEvidence(d.payment_id, e, {});
+          auto applied = store_.ApplyEvidence(d.payment_id, e, {}, {});
           const bool repaired = applied.ok() && *applied == EvidenceOutcome::kApplied;
           if (repaired) {
             ++report.repaired;

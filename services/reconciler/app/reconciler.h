@@ -65,7 +65,8 @@ class Reconciler {
   // PENDING payments: query the provider, apply what it says (rank query),
   // fail what it never heard of after the grace period, wait otherwise.
   absl::StatusOr<PassReport> ResolveStuckPayments();
-  // SUCCEEDED payments whose order never heard: ApplyPaymentEvent now.
+  // SUCCEEDED payments their order never took: pay the order with them, or
+  // record that their money must be refunded (SettleSuccess).
   absl::StatusOr<PassReport> RepairPaidButPending();
   // Extra money (duplicate captures, second payments, paid after cancel):
   // refund every capture beyond the one the order keeps, once.
@@ -84,9 +85,18 @@ class Reconciler {
  private:
   template <class Job>
   absl::StatusOr<PassReport> Timed(const std::string& job, Job&& work);
-  // ApplyPaymentEvent(SUCCEEDED) for `payment` with source "reconciler" and
-  // marks the success confirmed; the outcome name.
-  absl::StatusOr<std::string> TellOrderPaid(const payment::Payment& payment);
+  // What a SUCCEEDED payment's money means for its order.
+  enum class Settlement {
+    kConfirmed,       // the order was already paid by it
+    kPaidNow,         // the order was pending and is now paid by it
+    kRefundRequired,  // the order cannot take it: a refund_required anomaly
+  };
+  // Decided from the order's own state (`order`, just read), never from an
+  // earlier answer that may have been lost: confirms the success, pays the
+  // pending order with it (ApplyPaymentEvent, source "reconciler"), or
+  // records that its money must be refunded. The success is confirmed only
+  // with the fact that settles it, so a crash in between repeats the step.
+  absl::StatusOr<Settlement> SettleSuccess(const payment::Payment& payment, const OrderView& order);
   // The statement for a window, compared with the ledger.
   struct Comparison {
     int64_t lines = 0;

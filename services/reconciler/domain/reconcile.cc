@@ -8,30 +8,39 @@ namespace payonce::reconciler {
 
 bool HoldsMoney(const ProviderCapture& c) { return c.status == PaymentStatus::kSucceeded; }
 
-std::string KeptCapture(const std::string& recorded_txn,
-                        const std::vector<ProviderCapture>& captures) {
+bool Fits(const ProviderCapture& c, const Amount& expected) {
+  return c.amount_minor == expected.minor && c.currency == expected.currency;
+}
+
+std::string KeptCapture(const PaymentCaptures& payment) {
   const ProviderCapture* earliest = nullptr;
-  for (const auto& c : captures) {
-    if (!HoldsMoney(c)) continue;
-    if (c.provider_txn_id == recorded_txn) return recorded_txn;
+  for (const auto& c : payment.captures) {
+    if (!HoldsMoney(c) || !Fits(c, payment.amount)) continue;
+    if (c.provider_txn_id == payment.recorded_txn) return payment.recorded_txn;
     if (earliest == nullptr || c.captured_at_unix_ms < earliest->captured_at_unix_ms) earliest = &c;
   }
   return earliest ? earliest->provider_txn_id : "";
 }
 
 StuckDecision DecideStuckPayment(const std::vector<ProviderCapture>& captures,
-                                 std::chrono::milliseconds age,
+                                 const Amount& expected, std::chrono::milliseconds age,
                                  std::chrono::milliseconds not_found_grace) {
   StuckDecision d;
   const ProviderCapture* success = nullptr;
   const ProviderCapture* refunded = nullptr;
   const ProviderCapture* failure = nullptr;
   for (const auto& c : captures) {
+    if (HoldsMoney(c) && !Fits(c, expected)) {
+      d.mismatched_captures.push_back(c.provider_txn_id);
+      continue;
+    }
     if (HoldsMoney(c) &&
         (success == nullptr || c.captured_at_unix_ms < success->captured_at_unix_ms)) {
       success = &c;
     }
-    if (c.status == PaymentStatus::kRefunded && refunded == nullptr) refunded = &c;
+    if (c.status == PaymentStatus::kRefunded && refunded == nullptr && Fits(c, expected)) {
+      refunded = &c;
+    }
     if (c.status == PaymentStatus::kFailed && failure == nullptr) failure = &c;
   }
   d.evidence.rank = EvidenceRank::kQuery;
@@ -42,7 +51,7 @@ StuckDecision DecideStuckPayment(const std::vector<ProviderCapture>& captures,
     d.evidence.reported = PaymentStatus::kSucceeded;
     d.evidence.provider_txn_id = kept.provider_txn_id;
     for (const auto& c : captures) {
-      if (HoldsMoney(c) && c.provider_txn_id != kept.provider_txn_id) {
+      if (HoldsMoney(c) && Fits(c, expected) && c.provider_txn_id != kept.provider_txn_id) {
         d.extra_captures.push_back(c.provider_txn_id);
       }
     }
@@ -55,10 +64,19 @@ StuckDecision DecideStuckPayment(const std::vector<ProviderCapture>& captures,
     d.evidence.failure_reason = "declined_by_provider";
     return d;
   }
+  if (!d.mismatched_captures.empty()) {
+    // The provider took another amount: that is not this payment's money.
+    d.action = StuckAction::kApplyEvidence;
+    d.evidence.reported = PaymentStatus::kFailed;
+    d.evidence.failure_reason = "amount_mismatch_at_provider";
+    d.evidence.absence = true;
+    return d;
+  }
   if (age >= not_found_grace) {
     d.action = StuckAction::kNotFoundFailed;
     d.evidence.reported = PaymentStatus::kFailed;
     d.evidence.failure_reason = "not_found_at_provider";
+    d.evidence.absence = true;
     return d;
   }
   d.action = StuckAction::kWait;
@@ -70,17 +88,44 @@ RefundPlan PlanRefunds(OrderState order, const std::string& paid_payment_id,
   RefundPlan plan;
   if (order == OrderState::kPendingPayment || order == OrderState::kUnknown) {
     // Pay first (or find out); refund once it is clear which money stays.
+    // Money of another amount never pays it: refunded now.
     bool any_money = false;
     for (const auto& p : payments) {
-      for (const auto& c : p.captures) any_money = any_money || HoldsMoney(c);
+      for (const auto& c : p.captures)
+        any_money = any_money || (HoldsMoney(c) && Fits(c, p.amount));
     }
     plan.wait = any_money;
-    return plan;
+    if (plan.wait) return plan;
+  }
+  // The capture the order keeps while it is PAID.
+  std::string kept;
+  if (order == OrderState::kPaid) {
+    for (const auto& p : payments) {
+      if (p.payment_id != paid_payment_id) continue;
+      kept = KeptCapture(p);
+      if (kept.empty() && p.status == PaymentStatus::kRefunded) {
+        // Refunded through the API: the order moves to CANCELLED when it
+        // hears of it; until then, keep everything.
+        plan.wait = true;
+        return plan;
+      }
+    }
+    // The paying payment holds nothing: the earliest right-sized capture of
+    // another payment pays the order instead of being refunded.
+    const ProviderCapture* earliest = nullptr;
+    for (const auto& p : payments) {
+      if (!kept.empty()) break;
+      for (const auto& c : p.captures) {
+        if (!HoldsMoney(c) || !Fits(c, p.amount)) continue;
+        if (earliest == nullptr || c.captured_at_unix_ms < earliest->captured_at_unix_ms) {
+          earliest = &c;
+        }
+      }
+    }
+    if (kept.empty() && earliest != nullptr) kept = earliest->provider_txn_id;
   }
   for (const auto& p : payments) {
-    const bool keeps = order == OrderState::kPaid && p.payment_id == paid_payment_id;
-    const std::string kept = keeps ? KeptCapture(p.recorded_txn, p.captures) : "";
-    const std::string own = KeptCapture(p.recorded_txn, p.captures);
+    const std::string own = KeptCapture(p);
     for (const auto& c : p.captures) {
       if (!HoldsMoney(c) || c.provider_txn_id == kept) continue;
       RefundPlan::Item item;
@@ -89,7 +134,11 @@ RefundPlan PlanRefunds(OrderState order, const std::string& paid_payment_id,
       item.amount_minor = c.amount_minor;
       item.currency = c.currency;
       item.whole_payment = c.provider_txn_id == own && p.status == PaymentStatus::kSucceeded;
-      if (order == OrderState::kCancelled) {
+      if (!Fits(c, p.amount)) {
+        item.reason = "captured " + std::to_string(c.amount_minor) + " " + c.currency +
+                      "; the payment is " + std::to_string(p.amount.minor) + " " +
+                      p.amount.currency;
+      } else if (order == OrderState::kCancelled) {
         item.reason = "paid after the order was cancelled";
       } else if (p.payment_id != paid_payment_id) {
         item.reason = "second successful payment; order paid by " + paid_payment_id;

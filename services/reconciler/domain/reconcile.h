@@ -26,26 +26,37 @@ enum class StuckAction {
   kWait,            // too early to call it lost
 };
 
+// What a payment is for: a capture of another amount or currency never
+// counts as the payment's money.
+struct Amount {
+  int64_t minor = 0;
+  std::string currency;
+};
+
 struct StuckDecision {
   StuckAction action = StuckAction::kWait;
   CaptureEvidence evidence;  // for kApplyEvidence / kNotFoundFailed
   // Money-moving captures beyond the one the payment keeps: refund them.
   std::vector<std::string> extra_captures;
+  // Money-moving captures of another amount or currency than the payment:
+  // never evidence that it succeeded; refunded (capture_amount_mismatch).
+  std::vector<std::string> mismatched_captures;
 };
 
-// What to do with a PENDING payment, given every capture the provider reports
-// for it, how long ago it was created, and the not-found grace period.
+// What to do with a PENDING payment for `expected`, given every capture the
+// provider reports for it, how long ago it was created, and the not-found
+// grace period. Only captures of the expected amount and currency succeed
+// it; if the provider holds nothing else, a mismatched capture fails it as
+// absence of evidence (a right capture reported later still wins).
 StuckDecision DecideStuckPayment(const std::vector<ProviderCapture>& captures,
-                                 std::chrono::milliseconds age,
+                                 const Amount& expected, std::chrono::milliseconds age,
                                  std::chrono::milliseconds not_found_grace);
 
 // True for a capture whose money is with the merchant (captured, not refunded).
 bool HoldsMoney(const ProviderCapture& c);
 
-// The capture a payment keeps: its recorded txn if it holds money, else the
-// earliest money-holding capture; "" if none holds money.
-std::string KeptCapture(const std::string& recorded_txn,
-                        const std::vector<ProviderCapture>& captures);
+// True for a capture of exactly `expected`.
+bool Fits(const ProviderCapture& c, const Amount& expected);
 
 // --- Refunds of extra money -------------------------------------------------
 
@@ -55,7 +66,12 @@ struct PaymentCaptures {
   PaymentStatus status = PaymentStatus::kPending;
   std::string recorded_txn;
   std::vector<ProviderCapture> captures;
+  Amount amount;  // what the payment is for
 };
+
+// The capture a payment keeps: its recorded txn if it holds money of the
+// payment's amount, else the earliest such capture; "" if none.
+std::string KeptCapture(const PaymentCaptures& payment);
 
 enum class OrderState { kPendingPayment, kPaid, kCancelled, kUnknown };
 
@@ -76,9 +92,13 @@ struct RefundPlan {
   std::vector<Item> refunds;
 };
 
-// For one order: at most one capture stays un-refunded (the one of the
-// payment that paid the order), none for a cancelled order; every other
-// money-holding capture is refunded.
+// For one order: while it is PAID exactly one capture of its amount stays
+// un-refunded (the paying payment's; if that one holds no money, the
+// earliest of another payment's: a PAID order always keeps its money, unless
+// the paying payment was refunded, when the order is about to be CANCELLED
+// and the plan waits for it), none for a cancelled order; every other
+// money-holding capture is refunded, and one of another amount or currency
+// than its payment always.
 RefundPlan PlanRefunds(OrderState order, const std::string& paid_payment_id,
                        const std::vector<PaymentCaptures>& payments);
 

@@ -125,6 +125,7 @@ grpc::Status OrderGrpcService::ApplyPaymentEvent(grpc::ServerContext*, const v1:
   e.facts.payment_id = req->payment_id();
   e.facts.amount_minor = req->amount_minor();
   e.facts.currency = req->currency();
+  e.facts.extra_capture_refund = req->extra_capture_refund();
   switch (req->status()) {
     case payonce::payment::v1::PAYMENT_STATUS_SUCCEEDED:
       e.facts.result = PaymentResult::kSucceeded;
@@ -146,6 +147,7 @@ grpc::Status OrderGrpcService::ApplyPaymentEvent(grpc::ServerContext*, const v1:
   auto result = app_.ApplyPaymentEvent(e);
   if (!result.ok()) return ToGrpcStatus(result.status());
   resp->set_outcome(ToProto(result->outcome));
+  if (result->first_outcome) resp->set_first_outcome(ToProto(*result->first_outcome));
   ToProto(result->order, resp->mutable_order());
   if (result->outcome == ApplyOutcome::kRefundRequired) {
     log_.Warn(

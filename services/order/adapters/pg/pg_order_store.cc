@@ -2,12 +2,12 @@
 
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "services/common/group_commit.h"
 #include "services/common/pg_array.h"
 #include "services/common/pg_statement.h"
 
@@ -48,8 +48,8 @@ constexpr PgStatement kListOrders{
 
 constexpr PgStatement kCancelOrder{
     "pg_order_store.cancel_order",
-    "UPDATE orders SET status = 'CANCELLED', cancel_reason = $2, updated_at = clock_timestamp() "
-    "WHERE order_id = $1 RETURNING " ORDER_COLUMNS};
+    "UPDATE orders SET status = 'CANCELLED', paid_payment_id = NULL, cancel_reason = $2, "
+    "updated_at = clock_timestamp() WHERE order_id = $1 RETURNING " ORDER_COLUMNS};
 
 constexpr PgStatement kMarkPaid{
     "pg_order_store.mark_paid",
@@ -81,15 +81,17 @@ constexpr PgStatement kLockOrders{"pg_order_store.lock_orders",
 
 constexpr PgStatement kSelectInboxBatch{
     "pg_order_store.select_inbox_batch",
-    "SELECT event_id FROM payment_event_inbox WHERE event_id = ANY($1::text[])"};
+    "SELECT event_id, outcome FROM payment_event_inbox WHERE event_id = ANY($1::text[])"};
 
 constexpr PgStatement kWriteEvents{
     "pg_order_store.write_events",
-    "WITH paid AS ("
-    " UPDATE orders SET status = 'PAID', paid_payment_id = p.paid_by, "
+    "WITH changed AS ("
+    " UPDATE orders SET status = c.new_status, paid_payment_id = nullif(c.paid_by, ''), "
+    " cancel_reason = CASE WHEN c.new_status = 'CANCELLED' THEN c.reason ELSE cancel_reason END, "
     " updated_at = clock_timestamp() "
-    " FROM unnest($1::text[], $2::text[]) AS p(paid_order, paid_by) "
-    " WHERE order_id = p.paid_order RETURNING " ORDER_COLUMNS
+    " FROM unnest($1::text[], $2::text[], $19::text[], $20::text[]) "
+    " AS c(changed_order, paid_by, new_status, reason) "
+    " WHERE order_id = c.changed_order RETURNING " ORDER_COLUMNS
     "), inbox AS ("
     " INSERT INTO payment_event_inbox (event_id, order_id, payment_id, status, outcome, source) "
     " SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
@@ -104,7 +106,7 @@ constexpr PgStatement kWriteEvents{
     " $15::text[], $16::text[], $17::text[], $18::text[]) WITH ORDINALITY "
     " AS t(order_id, source, kind, old_status, new_status, payment_id, event_id, outcome, "
     " payment_status, detail, n) ORDER BY t.n"
-    ") SELECT * FROM paid"};
+    ") SELECT * FROM changed"};
 
 constexpr PgStatement kSelectTimeline{
     "pg_order_store.select_timeline",
@@ -207,6 +209,12 @@ std::string Column(const std::vector<Row>& rows, std::string Row::*field) {
   return PgArrayLiteral(values);
 }
 
+// The timeline's note on a repeated delivery.
+std::string DuplicateDetail(const std::optional<ApplyOutcome>& first) {
+  return first ? "event already applied; first outcome " + std::string(ToString(*first))
+               : "event already applied";
+}
+
 absl::Status NotFound(const std::string& order_id) {
   return absl::NotFoundError("order " + order_id + " not found");
 }
@@ -277,14 +285,15 @@ absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventIn
     // The row lock serializes every event of one order.
     const auto rows = Exec(tx, kSelectByIdForUpdate, event.order_id);
     if (rows.empty()) return NotFound(event.order_id);
-    ApplyResult result{ApplyOutcome::kIgnored, OrderFromRow(rows[0])};
+    ApplyResult result{ApplyOutcome::kIgnored, OrderFromRow(rows[0]), std::nullopt};
     const std::string old_status(ToString(result.order.status));
     const std::string payment_status(ResultText(event.facts.result));
 
-    if (!Exec(tx, kSelectInbox, event.event_id).empty()) {
+    if (const auto inbox = Exec(tx, kSelectInbox, event.event_id); !inbox.empty()) {
       result.outcome = ApplyOutcome::kDuplicate;
+      result.first_outcome = ParseOutcome(inbox[0][0].as<std::string>());
       AppendTimeline(tx, EventEntry(event, old_status, old_status, "DUPLICATE", payment_status,
-                                    "event already applied"));
+                                    DuplicateDetail(result.first_outcome)));
       return result;
     }
 
@@ -292,6 +301,8 @@ absl::StatusOr<ApplyResult> PgOrderStore::ApplyPaymentEvent(const PaymentEventIn
     result.outcome = decision.outcome;
     if (decision.new_status == OrderStatus::kPaid) {
       result.order = OrderFromRow(Exec1(tx, kMarkPaid, event.order_id, event.facts.payment_id));
+    } else if (decision.new_status == OrderStatus::kCancelled) {
+      result.order = OrderFromRow(Exec1(tx, kCancelOrder, event.order_id, decision.detail));
     }
     const std::string outcome(ToString(decision.outcome));
     Exec(tx, kInsertInbox, event.event_id, event.order_id, event.facts.payment_id, payment_status,
@@ -317,16 +328,17 @@ std::vector<absl::StatusOr<ApplyResult>> PgOrderStore::ApplyPaymentEvents(
       Order o = OrderFromRow(r);
       orders.emplace(o.order_id, std::move(o));
     }
-    std::set<std::string> applied;  // event ids in the inbox, or put there by this batch
+    // Event ids in the inbox, or put there by this batch, with their outcome.
+    std::map<std::string, std::optional<ApplyOutcome>> applied;
     for (const auto& r : Exec(tx, kSelectInboxBatch, PgArrayLiteral(event_ids))) {
-      applied.insert(r[0].as<std::string>());
+      applied.emplace(r[0].as<std::string>(), ParseOutcome(r[1].as<std::string>()));
     }
 
     // Each event in arrival order, against its order as the events before
     // it left it: what ApplyPaymentEvent does, one transaction per event.
     Results results;
-    std::map<std::string, std::string> paid;  // order_id → payment_id, paid by this batch
-    std::vector<size_t> saw_paid;             // results that saw their order paid by it
+    std::map<std::string, Order> changed;  // orders this batch moves, as it leaves them
+    std::vector<size_t> saw_change;        // results that saw their order moved by it
     std::vector<InboxRow> inbox;
     std::vector<TimelineRow> timeline;
     for (const auto& e : events) {
@@ -338,61 +350,59 @@ std::vector<absl::StatusOr<ApplyResult>> PgOrderStore::ApplyPaymentEvents(
       Order& order = found->second;
       const std::string old_status(ToString(order.status));
       const std::string payment_status(ResultText(e.facts.result));
-      if (applied.count(e.event_id)) {
-        results.push_back(ApplyResult{ApplyOutcome::kDuplicate, order});
+      if (const auto first = applied.find(e.event_id); first != applied.end()) {
+        results.push_back(ApplyResult{ApplyOutcome::kDuplicate, order, first->second});
         timeline.push_back(EventEntry(e, old_status, old_status, "DUPLICATE", payment_status,
-                                      "event already applied"));
+                                      DuplicateDetail(first->second)));
       } else {
         const ApplyDecision decision = DecidePaymentEvent(order, e.facts);
-        if (decision.new_status == OrderStatus::kPaid) {
-          order.status = OrderStatus::kPaid;
-          order.paid_payment_id = e.facts.payment_id;
-          paid[e.order_id] = e.facts.payment_id;
+        if (decision.new_status) {
+          order.status = *decision.new_status;
+          order.paid_payment_id =
+              *decision.new_status == OrderStatus::kPaid ? e.facts.payment_id : "";
+          if (*decision.new_status == OrderStatus::kCancelled)
+            order.cancel_reason = decision.detail;
+          changed[e.order_id] = order;
         }
         const std::string outcome(ToString(decision.outcome));
-        applied.insert(e.event_id);
+        applied.emplace(e.event_id, decision.outcome);
         inbox.push_back(
             {e.event_id, e.order_id, e.facts.payment_id, payment_status, outcome, e.source});
         timeline.push_back(EventEntry(e, old_status, std::string(ToString(order.status)), outcome,
                                       payment_status, decision.detail));
-        results.push_back(ApplyResult{decision.outcome, order});
+        results.push_back(ApplyResult{decision.outcome, order, std::nullopt});
       }
-      if (paid.count(e.order_id)) saw_paid.push_back(results.size() - 1);
+      if (changed.count(e.order_id)) saw_change.push_back(results.size() - 1);
     }
 
-    std::vector<std::string> paid_orders, paid_by;
-    for (const auto& [order_id, payment_id] : paid) {
-      paid_orders.push_back(order_id);
-      paid_by.push_back(payment_id);
-    }
+    std::vector<Order> moved;
+    for (const auto& [order_id, order] : changed) moved.push_back(order);
+    std::vector<std::string> new_status;
+    for (const Order& o : moved) new_status.emplace_back(ToString(o.status));
     for (const auto& r : Exec(
-             tx, kWriteEvents, PgArrayLiteral(paid_orders), PgArrayLiteral(paid_by),
-             Column(inbox, &InboxRow::event_id), Column(inbox, &InboxRow::order_id),
-             Column(inbox, &InboxRow::payment_id), Column(inbox, &InboxRow::status),
-             Column(inbox, &InboxRow::outcome), Column(inbox, &InboxRow::source),
-             Column(timeline, &TimelineRow::order_id), Column(timeline, &TimelineRow::source),
-             Column(timeline, &TimelineRow::kind), Column(timeline, &TimelineRow::old_status),
-             Column(timeline, &TimelineRow::new_status), Column(timeline, &TimelineRow::payment_id),
-             Column(timeline, &TimelineRow::event_id), Column(timeline, &TimelineRow::outcome),
-             Column(timeline, &TimelineRow::payment_status),
-             Column(timeline, &TimelineRow::detail))) {
+             tx, kWriteEvents, Column(moved, &Order::order_id),
+             Column(moved, &Order::paid_payment_id), Column(inbox, &InboxRow::event_id),
+             Column(inbox, &InboxRow::order_id), Column(inbox, &InboxRow::payment_id),
+             Column(inbox, &InboxRow::status), Column(inbox, &InboxRow::outcome),
+             Column(inbox, &InboxRow::source), Column(timeline, &TimelineRow::order_id),
+             Column(timeline, &TimelineRow::source), Column(timeline, &TimelineRow::kind),
+             Column(timeline, &TimelineRow::old_status), Column(timeline, &TimelineRow::new_status),
+             Column(timeline, &TimelineRow::payment_id), Column(timeline, &TimelineRow::event_id),
+             Column(timeline, &TimelineRow::outcome),
+             Column(timeline, &TimelineRow::payment_status), Column(timeline, &TimelineRow::detail),
+             PgArrayLiteral(new_status), Column(moved, &Order::cancel_reason))) {
       orders[r[0].as<std::string>()] = OrderFromRow(r);
     }
     // The row as committed (its updated_at) for the events that saw the
-    // order paid by this batch: the paying event and those after it.
-    for (size_t i : saw_paid) results[i]->order = orders[events[i].order_id];
+    // order moved by this batch: the moving event and those after it.
+    for (size_t i : saw_change) results[i]->order = orders[events[i].order_id];
     return results;
   });
   if (batch.ok()) return *std::move(batch);
-  // The database is unreachable or too slow: so it is for every event, and
-  // one transaction each would only add load.
-  if (batch.status().code() == absl::StatusCode::kUnavailable ||
-      batch.status().code() == absl::StatusCode::kDeadlineExceeded) {
-    return Results(events.size(), batch.status());
-  }
-  // Anything else failed the whole transaction (nothing of it committed):
-  // one transaction per event, so an event that cannot be applied fails
-  // alone and never its neighbours.
+  if (!SplitFailedBatch(batch.status())) return Results(events.size(), batch.status());
+  // The whole transaction failed (nothing of it committed): one transaction
+  // per event, so an event that cannot be applied fails alone and never its
+  // neighbours.
   ++batches_split_;
   Results results;
   for (const auto& e : events) results.push_back(ApplyPaymentEvent(e));

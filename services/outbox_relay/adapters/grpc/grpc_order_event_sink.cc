@@ -73,6 +73,13 @@ absl::StatusOr<ApplyOutcome> GrpcOrderEventSink::Deliver(const OutboxRow& row) {
   orderpb::ApplyPaymentEventResponse response;
   const grpc::Status status = stub_->ApplyPaymentEvent(&ctx, *event, &response);
   if (!status.ok()) return FromGrpcStatus(status);
+  // A redelivery answers DUPLICATE with what the first delivery decided. If
+  // that was REFUND_REQUIRED, its answer never reached us (a deadline, a
+  // relay killed before MarkDelivered): record it now, or the refund is lost.
+  if (response.outcome() == orderpb::APPLY_OUTCOME_DUPLICATE &&
+      response.first_outcome() == orderpb::APPLY_OUTCOME_REFUND_REQUIRED) {
+    return ApplyOutcome::kRefundRequired;
+  }
   const auto outcome = FromProto(response.outcome());
   if (!outcome) {
     return absl::InternalError("order service answered OK without a known outcome (" +

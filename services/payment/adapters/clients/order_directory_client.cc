@@ -23,6 +23,7 @@ absl::StatusOr<OrderSnapshot> OrderDirectoryClient::GetOrder(const std::string& 
   s.order_id = order.order_id();
   s.amount_minor = order.amount_minor();
   s.currency = order.currency();
+  s.paid_payment_id = order.paid_payment_id();
   switch (order.status()) {
     case orderpb::ORDER_STATUS_PENDING_PAYMENT:
       s.status = OrderSnapshot::Status::kPendingPayment;

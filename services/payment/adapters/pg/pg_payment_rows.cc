@@ -114,9 +114,8 @@ AppliedEvidence ApplyEvidenceInTx(pqxx::work& tx, const Payment& current, Eviden
     AppendPaymentHistory(tx, current.payment_id, h.source, h.old_status, h.new_status, h.event_id,
                          h.detail);
   }
-  if (plan.anomaly) {
-    RecordAnomaly(tx, plan.anomaly->kind, current, plan.anomaly->provider_txn_id,
-                  plan.anomaly->detail);
+  for (const AnomalyEntry& a : plan.anomalies) {
+    RecordAnomaly(tx, a.kind, current, a.provider_txn_id, a.detail);
   }
   return out;
 }

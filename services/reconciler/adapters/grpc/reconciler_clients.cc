@@ -60,11 +60,10 @@ absl::StatusOr<OrderView> OrderDeskClient::GetOrder(const std::string& order_id)
   return view;
 }
 
-absl::StatusOr<std::string> OrderDeskClient::ApplyPaymentEvent(const std::string& event_id,
-                                                               const payment::Payment& payment,
-                                                               PaymentStatus status) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineAfter(timeout_));
+namespace {
+
+orderpb::PaymentEvent ReconcilerEvent(const std::string& event_id, const payment::Payment& payment,
+                                      PaymentStatus status) {
   orderpb::PaymentEvent event;
   event.set_event_id(event_id);
   event.set_payment_id(payment.payment_id);
@@ -74,10 +73,41 @@ absl::StatusOr<std::string> OrderDeskClient::ApplyPaymentEvent(const std::string
   event.set_currency(payment.currency);
   *event.mutable_occurred_at() = TimeUtil::MicrosecondsToTimestamp(payment.updated_at_us);
   event.set_source("reconciler");
+  return event;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> OrderDeskClient::ApplyPaymentEvent(const std::string& event_id,
+                                                               const payment::Payment& payment,
+                                                               PaymentStatus status) {
+  return Send(ReconcilerEvent(event_id, payment, status));
+}
+
+absl::Status OrderDeskClient::TellExtraCaptureRefunded(const payment::Payment& payment,
+                                                       const std::string& provider_txn_id,
+                                                       int64_t amount_minor) {
+  orderpb::PaymentEvent event =
+      ReconcilerEvent("reconciler:refund:" + provider_txn_id, payment, PaymentStatus::kRefunded);
+  event.set_amount_minor(amount_minor);
+  event.set_extra_capture_refund(true);
+  return Send(event).status();
+}
+
+absl::StatusOr<std::string> OrderDeskClient::Send(const orderpb::PaymentEvent& event) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(timeout_));
   orderpb::ApplyPaymentEventResponse resp;
   const auto s = stub_->ApplyPaymentEvent(&ctx, event, &resp);
   if (!s.ok()) return FromGrpcStatus(s);
-  const std::string name = orderpb::ApplyOutcome_Name(resp.outcome());
+  // A repeated event id answers DUPLICATE with what its first delivery
+  // decided: that decision is the fact the caller acts on.
+  const orderpb::ApplyOutcome outcome =
+      resp.outcome() == orderpb::APPLY_OUTCOME_DUPLICATE &&
+              resp.first_outcome() != orderpb::APPLY_OUTCOME_UNSPECIFIED
+          ? resp.first_outcome()
+          : resp.outcome();
+  const std::string name = orderpb::ApplyOutcome_Name(outcome);
   return name.substr(std::string("APPLY_OUTCOME_").size());
 }
 

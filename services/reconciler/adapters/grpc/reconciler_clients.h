@@ -18,8 +18,13 @@ class OrderDeskClient final : public OrderDesk {
   absl::StatusOr<std::string> ApplyPaymentEvent(const std::string& event_id,
                                                 const payment::Payment& payment,
                                                 PaymentStatus status) override;
+  absl::Status TellExtraCaptureRefunded(const payment::Payment& payment,
+                                        const std::string& provider_txn_id,
+                                        int64_t amount_minor) override;
 
  private:
+  // One ApplyPaymentEvent call; the outcome name.
+  absl::StatusOr<std::string> Send(const payonce::order::v1::PaymentEvent& event);
   std::unique_ptr<payonce::order::v1::OrderService::Stub> stub_;
   std::chrono::milliseconds timeout_;
 };

@@ -29,16 +29,31 @@ const std::string kClaimUnconfirmed =
     "  AND p.updated_at < clock_timestamp() - $1::bigint * interval '1 ms' "
     "  AND (p.reconcile_after IS NULL OR p.reconcile_after <= clock_timestamp()) "
     "  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payment_id = p.payment_id "
-    "                  AND o.status = 'SUCCEEDED' AND o.delivered_at IS NOT NULL) "
+    "                  AND o.status = 'SUCCEEDED' AND o.delivered_at IS NOT NULL "
+    "                  AND o.apply_outcome IN ('APPLIED', 'IGNORED')) "
     "  ORDER BY p.updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
     "RETURNING " +
     kColumns + ", reconcile_attempts";
 
+// Confirmed: the order took the payment (APPLIED, or IGNORED: already paid by
+// it). Any other answer (REFUND_REQUIRED, or a DUPLICATE whose first answer is
+// unknown) leaves the success to ClaimUnconfirmed, which asks the order.
 constexpr const char* kConfirmDelivered =
     "UPDATE payments p SET order_confirmed_at = clock_timestamp() "
     "WHERE p.status = 'SUCCEEDED' AND p.order_confirmed_at IS NULL AND EXISTS ("
     "  SELECT 1 FROM outbox o WHERE o.payment_id = p.payment_id AND o.status = 'SUCCEEDED' "
-    "  AND o.delivered_at IS NOT NULL)";
+    "  AND o.delivered_at IS NOT NULL AND o.apply_outcome IN ('APPLIED', 'IGNORED'))";
+
+// A success the order cannot take: one open refund_required anomaly carries
+// it from here, so it is confirmed in the same transaction.
+constexpr const char* kRecordRefundRequired =
+    "WITH anomaly AS ("
+    "  INSERT INTO anomalies (kind, payment_id, order_id, detail) "
+    "  SELECT 'refund_required', payment_id, order_id, $2 FROM payments WHERE payment_id = $1 "
+    "  AND NOT EXISTS (SELECT 1 FROM anomalies WHERE kind = 'refund_required' "
+    "                  AND payment_id = $1 AND status = 'OPEN')) "
+    "UPDATE payments SET order_confirmed_at = coalesce(order_confirmed_at, clock_timestamp()) "
+    "WHERE payment_id = $1";
 
 constexpr const char* kMarkConfirmed =
     "UPDATE payments SET order_confirmed_at = coalesce(order_confirmed_at, clock_timestamp()) "
@@ -185,7 +200,8 @@ absl::StatusOr<std::vector<ClaimedPayment>> PgReconcileStore::ClaimStuckPayments
 
 absl::StatusOr<EvidenceOutcome> PgReconcileStore::ApplyEvidence(
     const std::string& payment_id, const CaptureEvidence& evidence,
-    const std::vector<std::string>& extra_captures) {
+    const std::vector<std::string>& extra_captures,
+    const std::vector<std::string>& mismatched_captures) {
   const std::string outbox_event_id = ids_.NewId();
   return notifier_.InTransaction(
       pool_, [&](pqxx::work& tx, bool& appended_outbox) -> absl::StatusOr<EvidenceOutcome> {
@@ -199,6 +215,13 @@ absl::StatusOr<EvidenceOutcome> PgReconcileStore::ApplyEvidence(
         for (const auto& txn : extra_captures) {
           payment::RecordAnomaly(tx, "duplicate_capture", current, txn,
                                  "second capture " + txn + " found by " +
+                                     std::string(payment::EvidenceSource(evidence.rank)));
+        }
+        for (const auto& txn : mismatched_captures) {
+          payment::RecordAnomaly(tx, "capture_amount_mismatch", current, txn,
+                                 "capture " + txn + " is not of the payment's amount (" +
+                                     std::to_string(current.amount_minor) + " " + current.currency +
+                                     "); found by " +
                                      std::string(payment::EvidenceSource(evidence.rank)));
         }
         tx.exec_params(kResetReconcile, payment_id);
@@ -234,6 +257,12 @@ absl::StatusOr<int64_t> PgReconcileStore::ConfirmDeliveredSuccesses() {
 
 absl::Status PgReconcileStore::MarkOrderConfirmed(const std::string& payment_id) {
   return Exec(pool_, [&](pqxx::work& tx) { tx.exec_params(kMarkConfirmed, payment_id); });
+}
+
+absl::Status PgReconcileStore::RecordRefundRequired(const std::string& payment_id,
+                                                    const std::string& detail) {
+  return Exec(pool_,
+              [&](pqxx::work& tx) { tx.exec_params(kRecordRefundRequired, payment_id, detail); });
 }
 
 absl::StatusOr<std::vector<Anomaly>> PgReconcileStore::ClaimAnomalies(

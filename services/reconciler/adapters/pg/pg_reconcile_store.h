@@ -18,12 +18,15 @@ class PgReconcileStore final : public ReconcileStore {
       std::chrono::milliseconds older_than, int limit, std::chrono::milliseconds lease) override;
   absl::StatusOr<EvidenceOutcome> ApplyEvidence(
       const std::string& payment_id, const CaptureEvidence& evidence,
-      const std::vector<std::string>& extra_captures) override;
+      const std::vector<std::string>& extra_captures,
+      const std::vector<std::string>& mismatched_captures) override;
   absl::Status Defer(const std::string& payment_id, std::chrono::milliseconds delay) override;
   absl::StatusOr<std::vector<ClaimedPayment>> ClaimUnconfirmedSuccesses(
       std::chrono::milliseconds older_than, int limit, std::chrono::milliseconds lease) override;
   absl::StatusOr<int64_t> ConfirmDeliveredSuccesses() override;
   absl::Status MarkOrderConfirmed(const std::string& payment_id) override;
+  absl::Status RecordRefundRequired(const std::string& payment_id,
+                                    const std::string& detail) override;
   absl::StatusOr<std::vector<Anomaly>> ClaimAnomalies(const std::vector<std::string>& kinds,
                                                       int limit,
                                                       std::chrono::milliseconds lease) override;
