@@ -12,7 +12,6 @@
 #include "payonce/order/v1/order_service.grpc.pb.h"
 #include "payonce/payment/v1/payment_service.grpc.pb.h"
 #include "payonce/provider/v1/provider_sandbox.grpc.pb.h"
-#include "services/common/domain/callback_signature.h"
 #include "services/common/grpc_server.h"
 #include "tests/support/stack.h"
 
@@ -371,47 +370,31 @@ TEST_F(ReconcilerTest, ASuccessReportedAfterNotFoundAtTheProviderIsApplied) {
       },
       std::chrono::milliseconds(4 * kIntervalMs)));
 
-  // The provider's late callback, signed as the sandbox signs.
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  CallbackFields f{"sandbox",
-                   Unique("late-evt"),
-                   payment_id,
-                   "late-" + payment_id,
-                   "PAYMENT_STATUS_SUCCEEDED",
-                   order.amount_minor(),
-                   order.currency(),
-                   now_ms,
-                   now_ms,
-                   Unique("nonce")};
-  paypb::ProviderCallback callback;
-  callback.set_provider(f.provider);
-  callback.set_event_id(f.event_id);
-  callback.set_payment_id(f.payment_id);
-  callback.set_provider_txn_id(f.provider_txn_id);
-  callback.set_status(paypb::PAYMENT_STATUS_SUCCEEDED);
-  callback.set_amount_minor(f.amount_minor);
-  callback.set_currency(f.currency);
-  callback.set_occurred_at_unix_ms(f.occurred_at_unix_ms);
-  callback.set_timestamp_unix_ms(f.timestamp_unix_ms);
-  callback.set_nonce(f.nonce);
-  callback.set_signature(SignCallback(testing::kStackSecret, f));
-  paypb::CallbackAck ack;
-  grpc::ClientContext callback_ctx;
-  callback_ctx.set_deadline(DeadlineAfter(std::chrono::seconds(5)));
-  ASSERT_TRUE(payments_->HandleProviderCallback(&callback_ctx, callback, &ack).ok());
-  EXPECT_EQ(ack.outcome(), paypb::CALLBACK_OUTCOME_APPLIED);
-  EXPECT_EQ(Sql("payment",
-                "SELECT status || ' ' || late_success FROM payments WHERE "
-                "payment_id = '" +
-                    payment_id + "'"),
-            "SUCCEEDED true");
+  // The debit reaches the provider after all: it captures and calls back.
+  sandboxpb::DebitRequest debit;
+  debit.set_merchant_payment_id(payment_id);
+  debit.set_amount_minor(order.amount_minor());
+  debit.set_currency(order.currency());
+  sandboxpb::DebitResponse debited;
+  grpc::ClientContext debit_ctx;
+  debit_ctx.set_deadline(DeadlineAfter(std::chrono::seconds(5)));
+  ASSERT_TRUE(sandbox_->Debit(&debit_ctx, debit, &debited).ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return Sql("payment",
+                   "SELECT status || ' ' || late_success FROM payments WHERE "
+                   "payment_id = '" +
+                       payment_id + "'") == "SUCCEEDED true";
+      },
+      std::chrono::seconds(10)));
   EXPECT_EQ(Sql("payment",
                 "SELECT count(*) FROM anomalies WHERE kind = 'late_success' AND "
                 "payment_id = '" +
                     payment_id + "'"),
             "1");
+  // The order takes the money that came late.
+  EXPECT_TRUE(WaitUntil([&] { return OrderStatus(order.order_id()) == orderpb::ORDER_STATUS_PAID; },
+                        std::chrono::milliseconds(4 * kIntervalMs)));
 }
 
 TEST_F(ReconcilerTest, StatementLineChangedByHandBecomesAnAnomaly) {
