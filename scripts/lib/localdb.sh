@@ -103,8 +103,28 @@ redis_stop() {
   rm -f "$dir/redis/redis.pid"
 }
 
+# A port for a test server, as tests/support's FreePort picks it: below the
+# ephemeral range 32768-60999 (no outgoing connection's source port takes it
+# while the server starts), free now, and not held by a test process (lock
+# files in /tmp/payonce-test-ports).
 free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  /usr/bin/python3 - <<'PY'
+import fcntl, os, random, socket
+os.makedirs("/tmp/payonce-test-ports", exist_ok=True)
+for _ in range(1000):
+    port = random.randint(20000, 32767)
+    with open("/tmp/payonce-test-ports/%d" % port, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    raise SystemExit("no free port in 20000-32767")
+PY
 }
 
 cmd=${1:-}

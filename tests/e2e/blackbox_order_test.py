@@ -9,7 +9,9 @@ answers, health and reflection.
 
 usage: blackbox_order_test.py BUILD_DIR
 """
+import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
@@ -26,10 +28,27 @@ LOCALDB = os.path.join(ROOT, "scripts", "lib", "localdb.sh")
 import grpc  # noqa: E402
 
 
+_held_ports = []
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a test server, as tests/support's FreePort picks it: below
+    the ephemeral range (no outgoing connection takes it while the server
+    starts), free now, and held by a lock file for this process's life."""
+    os.makedirs("/tmp/payonce-test-ports", exist_ok=True)
+    for _ in range(1000):
+        port = random.randint(20000, 32767)
+        lock = open("/tmp/payonce-test-ports/%d" % port, "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            lock.close()
+            continue
+        _held_ports.append(lock)
+        return port
+    raise RuntimeError("no free port in 20000-32767")
 
 
 def generate_stubs(out):

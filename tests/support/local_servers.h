@@ -13,7 +13,12 @@
 
 namespace payonce::testing {
 
-// A free TCP port on 127.0.0.1 (bound and released).
+// A TCP port on 127.0.0.1 for a test's server, free now and held for this
+// test process. It lies below Linux's ephemeral range (32768-60999), so no
+// outgoing connection's source port takes it while its server starts or is
+// down for a restart, and no other test process picks it: each port is
+// reserved by an exclusive lock on /tmp/payonce-test-ports/PORT, released
+// when the process exits. scripts/lib/localdb.sh's take_port does the same.
 int FreePort();
 
 // Polls `condition` every `interval` until it holds or `timeout` passes.
