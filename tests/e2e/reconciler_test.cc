@@ -360,7 +360,10 @@ TEST_F(ReconcilerTest, ASuccessReportedAfterNotFoundAtTheProviderIsApplied) {
       Sql("payment", "SELECT payment_id FROM payments WHERE order_id = '" + order.order_id() + "'");
   ASSERT_FALSE(payment_id.empty());
   ASSERT_TRUE(stack_->Restart(stack_->sandbox(), stack_->sandbox_addr()));
-  stack_->AddReconciler(kReconcilerEnv);
+  // No statement pass covers the capture: the callback alone must apply it.
+  auto env = kReconcilerEnv;
+  env["PAYONCE_RECONCILER_SETTLEMENT_LAG_MS"] = "600000";
+  stack_->AddReconciler(env);
   ASSERT_TRUE(WaitUntil(
       [&] {
         return Sql("payment",
@@ -387,6 +390,11 @@ TEST_F(ReconcilerTest, ASuccessReportedAfterNotFoundAtTheProviderIsApplied) {
                        payment_id + "'") == "SUCCEEDED true";
       },
       std::chrono::seconds(10)));
+  EXPECT_EQ(Sql("payment",
+                "SELECT string_agg(source, ',') FROM payment_history WHERE old_status = "
+                "'FAILED' AND new_status = 'SUCCEEDED' AND payment_id = '" +
+                    payment_id + "'"),
+            "callback");
   EXPECT_EQ(Sql("payment",
                 "SELECT count(*) FROM anomalies WHERE kind = 'late_success' AND "
                 "payment_id = '" +
