@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -187,6 +188,10 @@ TEST_F(OrderServiceTest, CreateOrderRejectsBadInputAndChangesNothing) {
   r = ValidRequest();
   r.set_customer_id("alice\nbob");
   cases.emplace_back("customer_id with a newline", r);
+  // Amounts are bounded, so sums downstream cannot overflow.
+  r = ValidRequest();
+  r.set_amount_minor(std::numeric_limits<int64_t>::max());
+  cases.emplace_back("amount past the cap", r);
   const std::string orders_before = CountOrders();
   const std::string timeline_before = CountTimeline();
   for (const auto& [name, req] : cases) {

@@ -558,6 +558,12 @@ TEST_F(PaymentServiceTest, EveryRejectionRowAnswersAsWrittenAndChangesNothing) {
   c.set_nonce(Unique("nonce"));
   Sign(c);
   cases.push_back({"currency differs", c, grpc::StatusCode::FAILED_PRECONDITION});
+  // Issue 12, defect 9: the payment was made with another provider.
+  c = good;
+  c.set_provider("another-provider");
+  c.set_nonce(Unique("nonce"));
+  Sign(c);
+  cases.push_back({"provider differs", c, grpc::StatusCode::FAILED_PRECONDITION});
   for (auto clear : std::vector<std::function<void(pb::ProviderCallback&)>>{
            [](auto& x) { x.clear_provider(); }, [](auto& x) { x.clear_event_id(); },
            [](auto& x) { x.clear_payment_id(); }, [](auto& x) { x.clear_provider_txn_id(); },
@@ -586,12 +592,12 @@ TEST_F(PaymentServiceTest, EveryRejectionRowAnswersAsWrittenAndChangesNothing) {
   }
   EXPECT_EQ(Status(p.payment_id()), "PENDING");
   EXPECT_EQ(OutboxRows(p.payment_id()), "0");
-  // The two mismatches leave anomaly rows for the reconciler, nothing else.
-  EXPECT_EQ(Sql("SELECT count(*) FROM anomalies"), std::to_string(std::stoi(anomalies_before) + 2));
+  // The three mismatches leave anomaly rows for the reconciler, nothing else.
+  EXPECT_EQ(Sql("SELECT count(*) FROM anomalies"), std::to_string(std::stoi(anomalies_before) + 3));
   EXPECT_EQ(Sql("SELECT count(*) FROM anomalies WHERE kind = 'callback_amount_mismatch' AND "
                 "payment_id = '" +
                 p.payment_id() + "'"),
-            "2");
+            "3");
 
   // The good callback still applies afterwards...
   pb::CallbackAck ack;

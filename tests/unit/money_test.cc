@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace payonce {
 namespace {
 
@@ -14,6 +16,14 @@ TEST(Money, AcceptsPositiveMinorUnitsInIsoCurrency) {
 TEST(Money, RejectsNonPositiveAmounts) {
   EXPECT_EQ(ValidateMoney(0, "EUR").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateMoney(-5, "EUR").code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Issue 12, defect 9: CreateOrder took 2^63-1, and sums downstream overflow.
+TEST(Money, RejectsAmountsPastTheCap) {
+  EXPECT_TRUE(ValidateMoney(kMaxAmountMinor, "EUR").ok());
+  EXPECT_EQ(ValidateMoney(kMaxAmountMinor + 1, "JPY").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateMoney(std::numeric_limits<int64_t>::max(), "EUR").code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Money, RejectsCurrenciesThatAreNotIso4217) {

@@ -37,6 +37,11 @@ absl::Status ValidateMoney(int64_t amount_minor, std::string_view currency) {
     return absl::InvalidArgumentError("amount_minor must be > 0 (integer minor units), got " +
                                       std::to_string(amount_minor));
   }
+  if (amount_minor > kMaxAmountMinor) {
+    return absl::InvalidArgumentError("amount_minor must be at most " +
+                                      std::to_string(kMaxAmountMinor) + ", got " +
+                                      std::to_string(amount_minor));
+  }
   if (!IsIsoCurrency(currency)) {
     return absl::InvalidArgumentError(
         "currency must be an ISO-4217 code of three upper-case "

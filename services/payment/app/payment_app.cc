@@ -280,9 +280,9 @@ absl::StatusOr<CallbackAnswer> PaymentApp::CheckAndApplyCallback(const CallbackM
     case CallbackEffect::kNotFound:
       return absl::NotFoundError("payment " + callback.payment_id + " not found");
     case CallbackEffect::kMismatch:
-      log_.Warn("callback amount differs from the payment; anomaly recorded",
+      log_.Warn("callback amount, currency or provider differs from the payment; anomaly recorded",
                 {{"payment_id", callback.payment_id}, {"event_id", callback.event_id}});
-      return absl::FailedPreconditionError("amount or currency differs from the payment");
+      return absl::FailedPreconditionError("amount, currency or provider differs from the payment");
     case CallbackEffect::kApplied:
     case CallbackEffect::kDuplicate:
     case CallbackEffect::kIgnoredStale:

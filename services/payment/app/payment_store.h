@@ -30,7 +30,7 @@ enum class CallbackEffect {
   kDuplicate,      // event or transition seen before
   kIgnoredStale,   // would regress; history entry only
   kNotFound,       // unknown payment_id
-  kMismatch,       // amount/currency differ; anomaly recorded
+  kMismatch,       // amount/currency/provider differ; anomaly recorded
   kReplayedNonce,  // nonce already used
 };
 

@@ -236,10 +236,18 @@ CallbackEffect EffectOf(TransitionKind kind) {
   return CallbackEffect::kDuplicate;
 }
 
+// A callback that cannot be this payment's: another amount, currency or
+// provider than the payment was made for.
+bool CallbackMismatches(const CallbackMessage& m, const Payment& current) {
+  return m.amount_minor != current.amount_minor || m.currency != current.currency ||
+         m.provider != current.provider;
+}
+
 std::string CallbackMismatchDetail(const CallbackMessage& m, const Payment& current) {
-  return "callback " + m.event_id + " (capture " + m.provider_txn_id + ") reports " +
-         std::to_string(m.amount_minor) + " " + m.currency + "; payment is " +
-         std::to_string(current.amount_minor) + " " + current.currency;
+  return "callback " + m.event_id + " (capture " + m.provider_txn_id + ") from " + m.provider +
+         " reports " + std::to_string(m.amount_minor) + " " + m.currency + "; payment is " +
+         std::to_string(current.amount_minor) + " " + current.currency + " with " +
+         current.provider;
 }
 
 }  // namespace
@@ -364,7 +372,7 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
         }
         const auto& [current, rank] = *locked;
         result.payment = current;
-        if (m.amount_minor != current.amount_minor || m.currency != current.currency) {
+        if (CallbackMismatches(m, current)) {
           RecordAnomaly(tx, "callback_amount_mismatch", current, "",
                         CallbackMismatchDetail(m, current));
           result.effect = CallbackEffect::kMismatch;
@@ -490,7 +498,7 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     Touched& touched = found->second;
     const Payment current = touched.ledger.payment;
     result.payment = current;
-    if (m.amount_minor != current.amount_minor || m.currency != current.currency) {
+    if (CallbackMismatches(m, current)) {
       anomalies.Add({"callback_amount_mismatch", current.payment_id, current.order_id, "",
                      CallbackMismatchDetail(m, current)});
       result.effect = CallbackEffect::kMismatch;
