@@ -543,6 +543,9 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
         EventFor(cancelled, Unique("evt-late"), "pay-4", PaymentResult::kSucceeded),
         EventFor("no-such-order", Unique("evt-lost"), "pay-5", PaymentResult::kSucceeded),
         EventFor(paid_before, Unique("evt-amount"), "pay-6", PaymentResult::kSucceeded, 5),
+        // The paying payment refunded: a PAID order that holds no money is
+        // CANCELLED (issue 12, defect 2).
+        EventFor(paid_before, Unique("evt-refund"), "pay-0", PaymentResult::kRefunded),
     };
     std::vector<absl::StatusOr<ApplyResult>> results;
     if (batched) {
@@ -595,14 +598,15 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
   const auto [batched, batched_transactions] = run(true);
   EXPECT_EQ(batched, one_by_one);
   EXPECT_EQ(batched_transactions, "1");
-  EXPECT_EQ(one_by_one_transactions, "5");
+  EXPECT_EQ(one_by_one_transactions, "6");
   // The mix covers every outcome.
-  EXPECT_EQ(batched.results,
-            (std::vector<std::string>{
-                "IGNORED pending PENDING_PAYMENT ", "APPLIED pending PAID pay-2",
-                "DUPLICATE pending PAID pay-2", "REFUND_REQUIRED pending PAID pay-2",
-                "DUPLICATE paid_before PAID pay-0", "REFUND_REQUIRED cancelled CANCELLED ",
-                "NOT_FOUND", "REFUND_REQUIRED paid_before PAID pay-0"}));
+  EXPECT_EQ(
+      batched.results,
+      (std::vector<std::string>{
+          "IGNORED pending PENDING_PAYMENT ", "APPLIED pending PAID pay-2",
+          "DUPLICATE pending PAID pay-2", "REFUND_REQUIRED pending PAID pay-2",
+          "DUPLICATE paid_before PAID pay-0", "REFUND_REQUIRED cancelled CANCELLED ", "NOT_FOUND",
+          "REFUND_REQUIRED paid_before PAID pay-0", "APPLIED paid_before CANCELLED "}));
 }
 
 // A redelivery whose first answer was lost (relay killed before it recorded
