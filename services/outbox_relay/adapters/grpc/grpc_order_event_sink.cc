@@ -63,15 +63,28 @@ absl::StatusOr<orderpb::PaymentEvent> ToPaymentEvent(const OutboxRow& row) {
 
 GrpcOrderEventSink::GrpcOrderEventSink(std::shared_ptr<grpc::Channel> channel,
                                        std::chrono::milliseconds timeout)
-    : stub_(orderpb::OrderService::NewStub(std::move(channel))), timeout_(timeout) {}
+    : channel_(std::move(channel)),
+      stub_(orderpb::OrderService::NewStub(channel_)),
+      timeout_(timeout) {}
 
 absl::StatusOr<ApplyOutcome> GrpcOrderEventSink::Deliver(const OutboxRow& row) {
   auto event = ToPaymentEvent(row);
   if (!event.ok()) return event.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineAfter(timeout_));
+  // Wait (within the deadline) for the connection instead of failing at
+  // once with the channel's last error: after the order service restarts,
+  // fail-fast calls kept failing on a loaded machine for longer than 5 s
+  // although it was listening again (payment_flow_e2e_tests, issue 18).
+  ctx.set_wait_for_ready(true);
   orderpb::ApplyPaymentEventResponse response;
   const grpc::Status status = stub_->ApplyPaymentEvent(&ctx, *event, &response);
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+      channel_->GetState(false) != GRPC_CHANNEL_READY) {
+    // No connection within the deadline: the call never reached the order
+    // service, which is unreachable (retried at the target-down pace).
+    return absl::UnavailableError("order service unreachable: " + status.error_message());
+  }
   if (!status.ok()) return FromGrpcStatus(status);
   // A redelivery answers DUPLICATE with what the first delivery decided. If
   // that was REFUND_REQUIRED, its answer never reached us (a deadline, a

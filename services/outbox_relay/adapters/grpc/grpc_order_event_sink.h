@@ -23,6 +23,7 @@ class GrpcOrderEventSink final : public OrderEventSink {
   absl::StatusOr<ApplyOutcome> Deliver(const OutboxRow& row) override;
 
  private:
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<payonce::order::v1::OrderService::Stub> stub_;
   const std::chrono::milliseconds timeout_;
 };
