@@ -26,6 +26,9 @@ struct FaultFlags {
   double replay_rate = 0;
   double forge_rate = 0;
   int callback_target_down_retry_ms = 0;
+  double wrong_amount_rate = 0;
+  double late_capture_rate = 0;
+  int late_capture_delay_ms = 0;
   bool clear = false;
   // Every fault option, to tell whether any was given.
   std::vector<CLI::Option*> options;
@@ -61,6 +64,9 @@ int SetFaults(Session& s, const FaultFlags& flags) {
   req.set_replay_rate(flags.replay_rate);
   req.set_forge_rate(flags.forge_rate);
   req.set_callback_target_down_retry_ms(flags.callback_target_down_retry_ms);
+  req.set_wrong_amount_rate(flags.wrong_amount_rate);
+  req.set_late_capture_rate(flags.late_capture_rate);
+  req.set_late_capture_delay_ms(flags.late_capture_delay_ms);
   auto stub = v1::ProviderSandbox::NewStub(s.ChannelTo(s.options().sandbox_addr));
   v1::FaultConfig stored;
   const auto status = s.Call(*stub, &v1::ProviderSandbox::Stub::SetFaults, req, &stored);
@@ -137,6 +143,16 @@ void AddSandboxCommands(CLI::App& app, Session& session, Action& chosen) {
     opts.push_back(cmd->add_option("--callback-target-down-retry-ms",
                                    flags->callback_target_down_retry_ms,
                                    "Delay before retrying when the callback target is unreachable")
+                       ->check(non_negative));
+    opts.push_back(cmd->add_option("--wrong-amount-rate", flags->wrong_amount_rate,
+                                   "Probability a debit captures a quarter less or more than asked")
+                       ->check(rate));
+    opts.push_back(cmd->add_option("--late-capture-rate", flags->late_capture_rate,
+                                   "Probability a debit answers UNAVAILABLE and its capture "
+                                   "appears only after --late-capture-delay-ms")
+                       ->check(rate));
+    opts.push_back(cmd->add_option("--late-capture-delay-ms", flags->late_capture_delay_ms,
+                                   "How long a late capture stays invisible (\"not found\")")
                        ->check(non_negative));
     auto* clear = cmd->add_flag("--clear", flags->clear, "Switch every fault off (all zero)");
     for (auto* option : opts) clear->excludes(option);

@@ -144,6 +144,9 @@ Table FaultRecord(const providerv1::FaultConfig& f) {
   t.AddRow({"replay_rate", Rate(f.replay_rate())});
   t.AddRow({"forge_rate", Rate(f.forge_rate())});
   t.AddRow({"callback_target_down_retry_ms", absl::StrCat(f.callback_target_down_retry_ms())});
+  t.AddRow({"wrong_amount_rate", Rate(f.wrong_amount_rate())});
+  t.AddRow({"late_capture_rate", Rate(f.late_capture_rate())});
+  t.AddRow({"late_capture_delay_ms", absl::StrCat(f.late_capture_delay_ms())});
   return t;
 }
 

@@ -197,6 +197,34 @@ TEST(FaultDecisions, DoubleChargeFollowsItsRate) {
   EXPECT_FALSE(DecideDoubleCharge(f, quarter));
 }
 
+TEST(FaultDecisions, WrongAmountCapturesAQuarterLessOrMore) {
+  FaultConfig f;
+  f.wrong_amount_rate = 0.5;
+  ScriptedRandom right{0.5, 0.0};  // not wrong: the direction draw is still made
+  EXPECT_EQ(DecideCapturedAmount(f, 1000, right), 1000);
+  ScriptedRandom under{0.49, 0.49};
+  EXPECT_EQ(DecideCapturedAmount(f, 1000, under), 750);
+  ScriptedRandom over{0.49, 0.5};
+  EXPECT_EQ(DecideCapturedAmount(f, 1000, over), 1250);
+  // At least one minor unit off; an amount of 1 can only be captured over,
+  // one at the int64 limit only under.
+  ScriptedRandom small{0.0, 0.0, 0.0, 0.0};
+  EXPECT_EQ(DecideCapturedAmount(f, 3, small), 2);
+  EXPECT_EQ(DecideCapturedAmount(f, 1, small), 2);
+  ScriptedRandom huge{0.0, kAlmostOne};
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(DecideCapturedAmount(f, max, huge), max - max / 4);
+}
+
+TEST(FaultDecisions, LateCaptureFollowsItsRate) {
+  FaultConfig f;
+  f.late_capture_rate = 0.1;
+  f.late_capture_delay_ms = 40000;
+  ScriptedRandom rng{0.05, 0.1};
+  EXPECT_EQ(DecideLateCapture(f, rng), 40000);
+  EXPECT_EQ(DecideLateCapture(f, rng), 0);
+}
+
 TEST(FaultDecisions, NoFaultsPlanNothingAndDrawSeven) {
   ScriptedRandom rng{0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
   const CallbackPlan p = PlanCallback(FaultConfig{}, rng);
@@ -341,6 +369,9 @@ TEST(ValidateFaultConfig, RejectsEachBadFieldNamingIt) {
        }},
       {"callback_target_down_retry_ms",
        [](FaultConfig& f, double) { f.callback_target_down_retry_ms = -1; }},
+      {"wrong_amount_rate", [](FaultConfig& f, double n) { f.wrong_amount_rate = n; }},
+      {"late_capture_rate", [](FaultConfig& f, double) { f.late_capture_rate = 1.5; }},
+      {"late_capture_delay_ms", [](FaultConfig& f, double) { f.late_capture_delay_ms = -1; }},
   };
   for (const auto& c : cases) {
     FaultConfig f;

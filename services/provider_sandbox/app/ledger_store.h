@@ -45,6 +45,9 @@ struct DebitPlan {
   std::vector<NewCapture> new_captures;
   std::string answer_txn_id;
   CaptureStatus answer_status = CaptureStatus::kSucceeded;
+  // The answered capture is not visible yet (late capture): Debit answers
+  // UNAVAILABLE after committing the plan.
+  bool answer_unknown = false;
 };
 
 // Decides, inside the debit's transaction, what the call adds.

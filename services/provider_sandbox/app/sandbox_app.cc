@@ -1,20 +1,23 @@
 #include "services/provider_sandbox/app/sandbox_app.h"
 
+#include <vector>
+
 namespace payonce::provider {
 
 NewCapture SandboxApp::MakeCapture(const DebitRequest& request, CaptureStatus status,
-                                   int64_t now_ms, const FaultConfig& faults) {
+                                   int64_t amount_minor, int64_t captured_at_ms,
+                                   const FaultConfig& faults) {
   NewCapture out;
   out.capture.provider_txn_id = ids_.NewId();
   out.capture.merchant_payment_id = request.merchant_payment_id;
   out.capture.status = status;
-  out.capture.amount_minor = request.amount_minor;
+  out.capture.amount_minor = amount_minor;
   out.capture.currency = request.currency;
-  out.capture.captured_at_ms = now_ms;
+  out.capture.captured_at_ms = captured_at_ms;
   out.callback.event_id = ids_.NewId();
   out.callback.status = status;
   out.callback.plan = PlanCallback(faults, rng_);
-  out.callback.first_attempt_at_ms = now_ms + out.callback.plan.delay_ms;
+  out.callback.first_attempt_at_ms = captured_at_ms + out.callback.plan.delay_ms;
   return out;
 }
 
@@ -25,15 +28,22 @@ absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
       request, now_ms, [&](const DebitSnapshot& snapshot) -> absl::StatusOr<DebitPlan> {
         DebitPlan plan;
         if (snapshot.first_call) {
-          const bool declined = DecideDecline(snapshot.faults, rng_);
+          const FaultConfig& faults = snapshot.faults;
+          const bool declined = DecideDecline(faults, rng_);
+          // A declined debit moves nothing, so neither wrong-amount nor late.
+          const int64_t amount = declined
+                                     ? request.amount_minor
+                                     : DecideCapturedAmount(faults, request.amount_minor, rng_);
+          const int64_t late_ms = declined ? 0 : DecideLateCapture(faults, rng_);
           plan.new_captures.push_back(
               MakeCapture(request, declined ? CaptureStatus::kFailed : CaptureStatus::kSucceeded,
-                          now_ms, snapshot.faults));
+                          amount, now_ms + late_ms, faults));
           // The bank's anti-replay failure: one debit, two separate captures,
           // each called back. The answer names the first.
-          if (!declined && DecideDoubleCharge(snapshot.faults, rng_)) {
-            plan.new_captures.push_back(
-                MakeCapture(request, CaptureStatus::kSucceeded, now_ms, snapshot.faults));
+          if (!declined && DecideDoubleCharge(faults, rng_)) {
+            plan.new_captures.push_back(MakeCapture(request, CaptureStatus::kSucceeded,
+                                                    request.amount_minor, now_ms + late_ms,
+                                                    faults));
           }
         } else {
           if (auto s = CheckRepeatDebit(snapshot.debit, request); !s.ok()) return s;
@@ -41,8 +51,8 @@ absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
             return absl::InternalError("debit " + request.merchant_payment_id + " has no capture");
           }
           if (DecideDoubleCharge(snapshot.faults, rng_)) {
-            plan.new_captures.push_back(
-                MakeCapture(request, CaptureStatus::kSucceeded, now_ms, snapshot.faults));
+            plan.new_captures.push_back(MakeCapture(request, CaptureStatus::kSucceeded,
+                                                    request.amount_minor, now_ms, snapshot.faults));
           }
         }
         const Capture& answer = !snapshot.first_call && plan.new_captures.empty()
@@ -50,6 +60,8 @@ absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
                                     : (snapshot.first_call ? plan.new_captures.front().capture
                                                            : plan.new_captures.back().capture);
         plan.answer_txn_id = answer.provider_txn_id;
+        // A late capture is not there yet: the caller learns nothing.
+        plan.answer_unknown = answer.captured_at_ms > now_ms;
         // The debit itself succeeded even if the capture was refunded since.
         plan.answer_status =
             MovedMoney(answer) ? CaptureStatus::kSucceeded : CaptureStatus::kFailed;
@@ -66,6 +78,9 @@ absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
   }
   if (moved > 0) metrics_.CapturesMade(moved);
   if (dropped > 0) metrics_.CallbacksSent("dropped", dropped);
+  if (plan->answer_unknown) {
+    return absl::UnavailableError("the acquirer did not answer in time; outcome unknown");
+  }
   return DebitAnswer{plan->answer_txn_id, plan->answer_status,
                      static_cast<int>(plan->new_captures.size())};
 }
@@ -73,7 +88,12 @@ absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
 absl::StatusOr<std::vector<Capture>> SandboxApp::QueryTransaction(
     const std::string& merchant_payment_id) {
   if (auto s = RequireText("merchant_payment_id", merchant_payment_id); !s.ok()) return s;
-  return store_.CapturesOf(merchant_payment_id);
+  auto captures = store_.CapturesOf(merchant_payment_id);
+  if (!captures.ok()) return captures;
+  // A late capture is invisible until its time.
+  const int64_t now_ms = clock_.NowUnixMs();
+  std::erase_if(*captures, [now_ms](const Capture& c) { return c.captured_at_ms > now_ms; });
+  return captures;
 }
 
 absl::StatusOr<Refund> SandboxApp::RefundCapture(const RefundRequest& request) {

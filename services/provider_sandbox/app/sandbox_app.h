@@ -29,9 +29,11 @@ class SandboxApp {
       : store_(store), rng_(rng), clock_(clock), ids_(ids), metrics_(metrics) {}
 
   // Idempotent on merchant_payment_id unless the double-charge fault fires;
-  // a first debit may be declined (fail fault). Schedules the callbacks.
+  // a first debit may be declined (fail fault), captured with a wrong amount
+  // or late (UNAVAILABLE while its capture is invisible). Schedules the
+  // callbacks.
   absl::StatusOr<DebitAnswer> Debit(const DebitRequest& request);
-  // Every capture for the payment; empty if unknown.
+  // Every capture for the payment made by now; empty if unknown.
   absl::StatusOr<std::vector<Capture>> QueryTransaction(const std::string& merchant_payment_id);
   // Full refund of a SUCCEEDED capture, idempotent on the key.
   absl::StatusOr<Refund> RefundCapture(const RefundRequest& request);
@@ -41,8 +43,8 @@ class SandboxApp {
   absl::StatusOr<std::vector<SettlementLine>> Settlement(const SettlementWindow& window);
 
  private:
-  NewCapture MakeCapture(const DebitRequest& request, CaptureStatus status, int64_t now_ms,
-                         const FaultConfig& faults);
+  NewCapture MakeCapture(const DebitRequest& request, CaptureStatus status, int64_t amount_minor,
+                         int64_t captured_at_ms, const FaultConfig& faults);
 
   LedgerStore& store_;
   RandomSource& rng_;

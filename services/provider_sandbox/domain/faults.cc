@@ -1,6 +1,7 @@
 #include "services/provider_sandbox/domain/faults.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -28,7 +29,9 @@ absl::Status ValidateFaultConfig(const FaultConfig& f) {
                                     {"duplicate_callback_rate", f.duplicate_callback_rate},
                                     {"double_charge_rate", f.double_charge_rate},
                                     {"replay_rate", f.replay_rate},
-                                    {"forge_rate", f.forge_rate}}) {
+                                    {"forge_rate", f.forge_rate},
+                                    {"wrong_amount_rate", f.wrong_amount_rate},
+                                    {"late_capture_rate", f.late_capture_rate}}) {
     if (auto s = RequireRate(field, rate); !s.ok()) return s;
   }
   if (f.max_duplicates < 0 || f.max_duplicates > kMaxDuplicatesLimit) {
@@ -43,6 +46,9 @@ absl::Status ValidateFaultConfig(const FaultConfig& f) {
                                       ") must not exceed max_delay_ms (" +
                                       std::to_string(f.max_delay_ms) + ")");
   }
+  if (auto s = RequireNonNegative("late_capture_delay_ms", f.late_capture_delay_ms); !s.ok()) {
+    return s;
+  }
   return RequireNonNegative("callback_target_down_retry_ms", f.callback_target_down_retry_ms);
 }
 
@@ -52,6 +58,20 @@ bool DecideDecline(const FaultConfig& faults, RandomSource& rng) {
 
 bool DecideDoubleCharge(const FaultConfig& faults, RandomSource& rng) {
   return Chance(rng, faults.double_charge_rate);
+}
+
+int64_t DecideCapturedAmount(const FaultConfig& faults, int64_t asked, RandomSource& rng) {
+  const bool wrong = Chance(rng, faults.wrong_amount_rate);
+  const bool under = Chance(rng, 0.5);
+  if (!wrong) return asked;
+  const int64_t delta = std::max<int64_t>(1, asked / 4);
+  // An amount of 1 cannot be captured short, nor one near the limit over.
+  const bool can_over = asked <= std::numeric_limits<int64_t>::max() - delta;
+  return (under && asked > delta) || !can_over ? asked - delta : asked + delta;
+}
+
+int64_t DecideLateCapture(const FaultConfig& faults, RandomSource& rng) {
+  return Chance(rng, faults.late_capture_rate) ? faults.late_capture_delay_ms : 0;
 }
 
 CallbackPlan PlanCallback(const FaultConfig& faults, RandomSource& rng) {

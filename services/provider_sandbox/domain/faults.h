@@ -29,13 +29,19 @@ struct FaultConfig {
   double forge_rate = 0;
   // When > 0, the retry delay after the callback target was unreachable.
   int32_t callback_target_down_retry_ms = 0;
+  // A first debit captures another amount than asked (DecideCapturedAmount).
+  double wrong_amount_rate = 0;
+  // A first debit answers UNAVAILABLE and its capture stays invisible for
+  // late_capture_delay_ms (DecideLateCapture).
+  double late_capture_rate = 0;
+  int32_t late_capture_delay_ms = 0;
 
   bool operator==(const FaultConfig&) const = default;
 };
 
 // INVALID_ARGUMENT naming the first bad field: a rate outside [0, 1] (or
 // NaN), a negative delay, min_delay_ms > max_delay_ms, max_duplicates outside
-// [0, 10].
+// [0, 10], a negative late_capture_delay_ms.
 absl::Status ValidateFaultConfig(const FaultConfig& faults);
 
 // Whether a first debit is declined (fail_rate). One draw.
@@ -44,6 +50,15 @@ bool DecideDecline(const FaultConfig& faults, RandomSource& rng);
 // Whether a debit (first or repeated) makes one more, separate capture
 // (double_charge_rate): the bank's anti-replay failure. One draw.
 bool DecideDoubleCharge(const FaultConfig& faults, RandomSource& rng);
+
+// The amount a first debit of `asked` captures: `asked`, or with
+// wrong_amount_rate a quarter (at least 1) less or more, each half of the
+// time. Two draws: whether, then which way.
+int64_t DecideCapturedAmount(const FaultConfig& faults, int64_t asked, RandomSource& rng);
+
+// How long a first debit's capture stays invisible (its answer UNAVAILABLE):
+// late_capture_delay_ms with late_capture_rate, else 0. One draw.
+int64_t DecideLateCapture(const FaultConfig& faults, RandomSource& rng);
 
 // What happens to one callback, decided when its capture is made.
 struct CallbackPlan {

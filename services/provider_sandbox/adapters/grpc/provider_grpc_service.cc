@@ -35,6 +35,9 @@ FaultConfig FromProto(const v1::FaultConfig& p) {
   f.replay_rate = p.replay_rate();
   f.forge_rate = p.forge_rate();
   f.callback_target_down_retry_ms = p.callback_target_down_retry_ms();
+  f.wrong_amount_rate = p.wrong_amount_rate();
+  f.late_capture_rate = p.late_capture_rate();
+  f.late_capture_delay_ms = p.late_capture_delay_ms();
   return f;
 }
 
@@ -50,6 +53,9 @@ void ToProto(const FaultConfig& f, v1::FaultConfig* out) {
   out->set_replay_rate(f.replay_rate);
   out->set_forge_rate(f.forge_rate);
   out->set_callback_target_down_retry_ms(f.callback_target_down_retry_ms);
+  out->set_wrong_amount_rate(f.wrong_amount_rate);
+  out->set_late_capture_rate(f.late_capture_rate);
+  out->set_late_capture_delay_ms(f.late_capture_delay_ms);
 }
 
 void ToProto(const Capture& c, v1::Capture* out) {

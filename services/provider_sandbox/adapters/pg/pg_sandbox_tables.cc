@@ -8,14 +8,14 @@ namespace {
 #define FAULT_COLUMNS                                                                      \
   "fail_rate, drop_callback_rate, duplicate_callback_rate, max_duplicates, min_delay_ms, " \
   "max_delay_ms, reorder, double_charge_rate, replay_rate, forge_rate, "                   \
-  "callback_target_down_retry_ms"
+  "callback_target_down_retry_ms, wrong_amount_rate, late_capture_rate, late_capture_delay_ms"
 
 constexpr const char* kSelectFaults = "SELECT " FAULT_COLUMNS " FROM faults WHERE id = 1";
 
 constexpr const char* kUpsertFaults =
     "INSERT INTO faults (id, " FAULT_COLUMNS
     ") "
-    "VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+    "VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
     "ON CONFLICT (id) DO UPDATE SET fail_rate = excluded.fail_rate, "
     "drop_callback_rate = excluded.drop_callback_rate, "
     "duplicate_callback_rate = excluded.duplicate_callback_rate, "
@@ -24,6 +24,9 @@ constexpr const char* kUpsertFaults =
     "double_charge_rate = excluded.double_charge_rate, replay_rate = excluded.replay_rate, "
     "forge_rate = excluded.forge_rate, "
     "callback_target_down_retry_ms = excluded.callback_target_down_retry_ms, "
+    "wrong_amount_rate = excluded.wrong_amount_rate, "
+    "late_capture_rate = excluded.late_capture_rate, "
+    "late_capture_delay_ms = excluded.late_capture_delay_ms, "
     "updated_at = clock_timestamp() "
     "RETURNING " FAULT_COLUMNS;
 
@@ -48,6 +51,9 @@ FaultConfig FaultsFromRow(const pqxx::row& r) {
   f.replay_rate = r[8].as<double>();
   f.forge_rate = r[9].as<double>();
   f.callback_target_down_retry_ms = r[10].as<int32_t>();
+  f.wrong_amount_rate = r[11].as<double>();
+  f.late_capture_rate = r[12].as<double>();
+  f.late_capture_delay_ms = r[13].as<int32_t>();
   return f;
 }
 
@@ -62,7 +68,8 @@ FaultConfig StoreFaults(pqxx::transaction_base& tx, const FaultConfig& f) {
   return FaultsFromRow(tx.exec_params1(
       kUpsertFaults, f.fail_rate, f.drop_callback_rate, f.duplicate_callback_rate, f.max_duplicates,
       f.min_delay_ms, f.max_delay_ms, f.reorder, f.double_charge_rate, f.replay_rate, f.forge_rate,
-      f.callback_target_down_retry_ms));
+      f.callback_target_down_retry_ms, f.wrong_amount_rate, f.late_capture_rate,
+      f.late_capture_delay_ms));
 }
 
 void AddToCounters(pqxx::transaction_base& tx, const CallbackTally& tally) {
