@@ -10,6 +10,9 @@
 #include <thread>
 
 #include "services/common/grpc_server.h"
+#ifdef PAYONCE_FAILPOINTS
+#include "services/outbox_relay/adapters/failpoint/exit_before_mark_delivered.h"
+#endif
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
 #include "services/common/settings.h"
@@ -35,6 +38,8 @@ struct RelaySettings {
   int64_t max_attempts = 20;
   int64_t target_down_retry_ms = 1000;
   int64_t stats_interval_ms = 2000;
+  // Test builds only: exit before the N-th MarkDelivered (0 = never).
+  int64_t failpoint_exit_before_mark_delivered = 0;
 };
 
 void AddRelaySettings(payonce::ConfigParser& p, RelaySettings& s) {
@@ -60,6 +65,10 @@ void AddRelaySettings(payonce::ConfigParser& p, RelaySettings& s) {
         "Retry pace while the order service is unreachable (such rows never dead-letter)");
   p.Int("PAYONCE_RELAY_STATS_INTERVAL_MS", &s.stats_interval_ms, 100, 3600000,
         "How often the backlog gauges are refreshed");
+  p.Int("PAYONCE_FAILPOINT_RELAY_EXIT_BEFORE_MARK_DELIVERED",
+        &s.failpoint_exit_before_mark_delivered, 0, 1000000000,
+        "Test builds only (PAYONCE_FAILPOINTS): the process exits with code 86 at the N-th "
+        "recording of answered deliveries, before recording them (0 = never)");
 }
 
 // The variable and error of the first rule between settings that is broken
@@ -71,6 +80,12 @@ std::pair<std::string, std::string> CheckRelaySettings(const RelaySettings& s) {
   if (s.lease_ms <= s.delivery_timeout_ms) {
     return {"PAYONCE_RELAY_LEASE_MS", "must exceed PAYONCE_RELAY_DELIVERY_TIMEOUT_MS"};
   }
+#ifndef PAYONCE_FAILPOINTS
+  if (s.failpoint_exit_before_mark_delivered != 0) {
+    return {"PAYONCE_FAILPOINT_RELAY_EXIT_BEFORE_MARK_DELIVERED",
+            "failpoints are compiled out of this build (PAYONCE_FAILPOINTS=OFF)"};
+  }
+#endif
   return {};
 }
 
@@ -133,13 +148,24 @@ int main(int argc, char** argv) {
   }
 
   relay::SeededRandomSource random;
-  relay::PgOutboxRepository outbox(pool);
+  relay::PgOutboxRepository pg_outbox(pool);
+  relay::OutboxRepository* outbox = &pg_outbox;
+#ifdef PAYONCE_FAILPOINTS
+  std::unique_ptr<relay::ExitBeforeMarkDelivered> failpoint;
+  if (relay_settings.failpoint_exit_before_mark_delivered > 0) {
+    failpoint = std::make_unique<relay::ExitBeforeMarkDelivered>(
+        pg_outbox, relay_settings.failpoint_exit_before_mark_delivered);
+    outbox = failpoint.get();
+    log.Warn("failpoint armed: exit before MarkDelivered",
+             {{"on_call", relay_settings.failpoint_exit_before_mark_delivered}});
+  }
+#endif
   relay::GrpcOrderEventSink sink(
       grpc::CreateCustomChannel(relay_settings.order_service_target,
                                 grpc::InsecureChannelCredentials(), DefaultChannelArguments()),
       options.delivery_timeout);
   relay::RelayMetrics metrics(*registry);
-  relay::OutboxRelay relay(outbox, sink, random, metrics, log, options);
+  relay::OutboxRelay relay(*outbox, sink, random, metrics, log, options);
   relay::PgOutboxListener listener(settings.database_url, log, random);
   relay::RelayLoop loop(relay, listener, log,
                         {std::chrono::milliseconds(relay_settings.poll_interval_ms),
