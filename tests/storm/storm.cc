@@ -3,11 +3,15 @@
 //
 // It starts its own stack (private PostgreSQL and Redis, order-service, two
 // payment-service replicas, provider-sandbox, two outbox-relays, two
-// reconcilers), turns on every sandbox fault at once, sends customers who
-// create an order and pay (30% press "pay" again while the first is still in
-// flight), takes components down in the middle (order-service 10 s, Redis
-// 10 s, SIGKILL of a payment replica and a relay, PostgreSQL restart), waits
-// for quiescence and prints a report. Exit code 1 on any violation.
+// reconcilers), turns on every sandbox fault at once (wrong-amount and late
+// captures included), sends customers who create an order and pay (30% press
+// "pay" again while the first is still in flight, 8% cancel the order while
+// it is in flight, 5% ask for a refund and pay again), takes components down
+// in the middle (order-service 10 s, Redis 10 s, SIGKILL of a payment replica
+// and a relay, both relays 7 s, PostgreSQL restart), keeps one relay dying
+// between the order service's commit and MarkDelivered (a failpoint of test
+// builds), waits for quiescence and prints a report. Exit code 1 on any
+// violation.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -27,6 +31,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "payonce/order/v1/order_service.grpc.pb.h"
 #include "payonce/payment/v1/payment_service.grpc.pb.h"
@@ -53,6 +58,17 @@ struct Options {
   bool chaos = true;
   std::string sabotage;  // "disable-live-index": the broken build of the acceptance check
 };
+
+// A late capture appears this long after its debit: after the reconciler's
+// not-found grace (30 s here), so the payment is FAILED by then.
+constexpr int kLateCaptureDelayMs = 40000;
+// The failing relay exits before its N-th MarkDelivered, every life.
+constexpr int kRelayExitOnMarkDelivered = 15;
+// Exit code of the relay's failpoint (ExitBeforeMarkDelivered).
+constexpr int kFailpointExitCode = 86;
+
+// What a customer does besides paying.
+enum class Role { kPay, kCancelWhilePaying, kRefundThenPayAgain };
 
 // One invariant's result in the report.
 struct Check {
@@ -151,7 +167,11 @@ class Storm {
                                            {"PAYONCE_RELAY_BACKOFF_MAX_MS", "2000"},
                                            {"PAYONCE_DB_POOL_SIZE", "12"}},
         /*payment_replicas=*/2);
-    stack_->StartAll(/*relays=*/2);
+    stack_->StartAll(/*relays=*/1);
+    // Relay 1 dies between the order service's commit and MarkDelivered,
+    // again and again; the supervisor starts it again each time.
+    stack_->AddRelay({{"PAYONCE_FAILPOINT_RELAY_EXIT_BEFORE_MARK_DELIVERED",
+                       std::to_string(kRelayExitOnMarkDelivered)}});
     const std::map<std::string, std::string> reconciler_env = {
         {"PAYONCE_RECONCILER_INTERVAL_MS", "5000"},
         {"PAYONCE_RECONCILER_STUCK_AFTER_MS", "8000"},
@@ -166,18 +186,57 @@ class Storm {
     const auto start = Clock::now();
     std::thread chaos;
     if (o_.chaos) chaos = std::thread([&] { Chaos(start); });
+    std::atomic<bool> supervising{true};
+    std::thread supervisor([&] { SuperviseFailingRelay(supervising); });
     Load();
     if (chaos.joinable()) chaos.join();
     Say("load done in " + std::to_string(Elapsed(start)) + " s; " + std::to_string(orders_made_) +
         " orders, " + std::to_string(pay_presses_) + " pay presses, " +
         std::to_string(client_errors_) + " client calls that gave up");
+    Say("cancels while paying: " + std::to_string(cancels_done_) + " done, " +
+        std::to_string(cancels_refused_) +
+        " refused (already paid); refunds asked: " + std::to_string(refunds_done_) + " done, " +
+        std::to_string(refunds_refused_) + " refused (order not paid yet)");
 
     const bool quiet = WaitForQuiescence();
+    supervising = false;
+    supervisor.join();
+    Say("relay deaths at the failpoint (between the order commit and MarkDelivered): " +
+        std::to_string(failpoint_exits_));
+    try {
+      Say("anomalies by kind: " +
+          Sql("payment",
+              "SELECT coalesce(string_agg(kind || ' ' || n, ', ' ORDER BY kind), 'none') FROM "
+              "(SELECT kind, count(*) AS n FROM anomalies GROUP BY kind) k"));
+    } catch (const std::exception& e) {
+      Say(std::string("anomalies by kind: unavailable: ") + e.what());
+    }
     const std::vector<Check> checks = CheckInvariants();
     return Report(checks, quiet);
   }
 
  private:
+  // Starts relay 1 again whenever its failpoint ended it (not while the
+  // chaos holds the relays down).
+  void SuperviseFailingRelay(const std::atomic<bool>& supervising) {
+    while (supervising) {
+      {
+        std::lock_guard<std::mutex> lock(relay_mu_);
+        auto& relay = stack_->relay(1);
+        if (!relays_held_down_ && !relay.running()) {
+          if (relay.last_exit() == kFailpointExitCode) {
+            ++failpoint_exits_;
+          } else {
+            Say("relay 1 ended with code " + std::to_string(relay.last_exit()) +
+                " (not the failpoint); starting it again");
+          }
+          stack_->Restart(relay);
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+  }
+
   static int Elapsed(Clock::time_point start) {
     return static_cast<int>(std::chrono::duration_cast<seconds>(Clock::now() - start).count());
   }
@@ -204,13 +263,17 @@ class Storm {
     f.set_forge_rate(0.01);
     f.set_replay_rate(0.01);
     f.set_callback_target_down_retry_ms(500);
+    f.set_wrong_amount_rate(0.02);
+    f.set_late_capture_rate(0.02);
+    f.set_late_capture_delay_ms(kLateCaptureDelayMs);
     sandboxpb::FaultConfig out;
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineAfter(seconds(5)));
     const auto s = sandbox_->SetFaults(&ctx, f, &out);
     if (!s.ok()) throw std::runtime_error("SetFaults: " + s.error_message());
     Say("faults: duplicates 30% (up to 5), drops 10%, delays 0-3 s, reorder, double charges 2%, "
-        "forged 1%, replayed 1%");
+        "forged 1%, replayed 1%, wrong-amount captures 2%, late captures 2% (" +
+        std::to_string(kLateCaptureDelayMs / 1000) + " s)");
   }
 
   // Customers arrive at the base rate, then a burst at 10x, then base again.
@@ -225,12 +288,17 @@ class Storm {
     }
     std::vector<double> impatience(o_.customers);
     std::vector<int> extra_presses(o_.customers);
+    std::vector<Role> roles(o_.customers);
     {
       std::uniform_real_distribution<double> u(0, 1);
       std::uniform_int_distribution<int> presses(1, 3);
       for (int i = 0; i < o_.customers; ++i) {
         impatience[i] = u(rng_);
         extra_presses[i] = presses(rng_);
+        const double r = u(rng_);
+        roles[i] = r < 0.08   ? Role::kCancelWhilePaying
+                   : r < 0.13 ? Role::kRefundThenPayAgain
+                              : Role::kPay;
       }
     }
     std::atomic<int> next{0};
@@ -245,14 +313,14 @@ class Storm {
           std::this_thread::sleep_until(load_start +
                                         std::chrono::duration_cast<Clock::duration>(
                                             std::chrono::duration<double>(start_at[i])));
-          Customer(i, impatience[i] < 0.3 ? extra_presses[i] : 0, local);
+          Customer(i, impatience[i] < 0.3 ? extra_presses[i] : 0, roles[i], local);
         }
       });
     }
     for (auto& th : workers) th.join();
   }
 
-  void Customer(int i, int extra_presses, std::mt19937_64& rng) {
+  void Customer(int i, int extra_presses, Role role, std::mt19937_64& rng) {
     orderpb::CreateOrderRequest req;
     req.set_request_id("storm-" + std::to_string(o_.seed) + "-" + std::to_string(i));
     req.set_customer_id("customer-" + std::to_string(i));
@@ -273,6 +341,7 @@ class Storm {
       std::lock_guard<std::mutex> lock(mu_);
       order_ids_.push_back(order.order_id());
     }
+    // Returns the payment the press got (empty id if none).
     auto press = [&, order](const std::string& key) {
       paypb::CreatePaymentRequest pay;
       pay.set_idempotency_key(key);
@@ -281,6 +350,7 @@ class Storm {
       pay.set_currency(order.currency());
       paypb::Payment payment;
       ++pay_presses_;
+      last_press_at_ = Clock::now().time_since_epoch().count();
       const auto s = Retry([&] {
         grpc::ClientContext ctx;
         ctx.set_deadline(DeadlineAfter(seconds(5)));
@@ -289,6 +359,7 @@ class Storm {
       if (!s.ok() && s.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
         GaveUp("CreatePayment", s);
       }
+      return s.ok() ? payment : paypb::Payment{};
     };
     // The impatient press "pay" again, with new keys, while the first
     // request is still in flight.
@@ -301,8 +372,82 @@ class Storm {
         press(req.request_id() + "-again-" + std::to_string(k));
       });
     }
-    press(req.request_id() + "-pay");
+    if (role == Role::kCancelWhilePaying) {
+      // The customer gives up while the payment is still in flight.
+      const int wait_ms = std::uniform_int_distribution<int>(0, 400)(rng);
+      presses.emplace_back([&, wait_ms] {
+        std::this_thread::sleep_for(milliseconds(wait_ms));
+        Cancel(order.order_id());
+      });
+    }
+    const paypb::Payment paid = press(req.request_id() + "-pay");
     for (auto& th : presses) th.join();
+    if (role == Role::kRefundThenPayAgain && !paid.payment_id().empty()) {
+      // Once the payment succeeded, asks for the money back at once
+      // (answered FAILED_PRECONDITION while the order is not PAID yet, e.g.
+      // while the relays are down), then pays again.
+      if (AwaitOutcome(paid.payment_id()) == paypb::PAYMENT_STATUS_SUCCEEDED) {
+        AskRefund(paid.payment_id(), req.request_id() + "-refund");
+      }
+      press(req.request_id() + "-pay-after-refund");
+    }
+  }
+
+  // The payment's status once it left PENDING, polled for at most 15 s.
+  paypb::PaymentStatus AwaitOutcome(const std::string& payment_id) {
+    const auto deadline = Clock::now() + seconds(15);
+    paypb::GetPaymentRequest get;
+    get.set_payment_id(payment_id);
+    while (Clock::now() < deadline) {
+      paypb::Payment payment;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineAfter(seconds(2)));
+      if (payments_->GetPayment(&ctx, get, &payment).ok() &&
+          payment.status() != paypb::PAYMENT_STATUS_PENDING) {
+        return payment.status();
+      }
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+    return paypb::PAYMENT_STATUS_PENDING;
+  }
+
+  void Cancel(const std::string& order_id) {
+    orderpb::CancelOrderRequest cancel;
+    cancel.set_order_id(order_id);
+    cancel.set_reason("customer gave up waiting");
+    orderpb::Order out;
+    const auto s = Retry([&] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineAfter(seconds(5)));
+      return orders_->CancelOrder(&ctx, cancel, &out);
+    });
+    if (s.ok()) {
+      ++cancels_done_;
+    } else if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      ++cancels_refused_;
+    } else {
+      GaveUp("CancelOrder", s);
+    }
+  }
+
+  void AskRefund(const std::string& payment_id, const std::string& key) {
+    paypb::RefundPaymentRequest refund;
+    refund.set_idempotency_key(key);
+    refund.set_payment_id(payment_id);
+    refund.set_reason("customer asked");
+    paypb::Payment out;
+    const auto s = Retry([&] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineAfter(seconds(10)));
+      return payments_->RefundPayment(&ctx, refund, &out);
+    });
+    if (s.ok()) {
+      ++refunds_done_;
+    } else if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      ++refunds_refused_;
+    } else {
+      GaveUp("RefundPayment", s);
+    }
   }
 
   void GaveUp(const std::string& call, const grpc::Status& s) {
@@ -333,7 +478,23 @@ class Storm {
     stack_->Restart(stack_->payment(1), stack_->payment_replica_addr(1));
     stack_->Restart(stack_->relay(0));
     Say("payment-service replica 1 and outbox-relay 0 back");
-    at(24);
+    at(21);
+    Say("chaos: both outbox-relays down for 7 s (refunds asked meanwhile)");
+    {
+      std::lock_guard<std::mutex> lock(relay_mu_);
+      relays_held_down_ = true;
+      stack_->relay(0).Terminate();
+      if (stack_->relay(1).running()) stack_->relay(1).Terminate();
+    }
+    at(28);
+    {
+      std::lock_guard<std::mutex> lock(relay_mu_);
+      stack_->Restart(stack_->relay(0));
+      stack_->Restart(stack_->relay(1));
+      relays_held_down_ = false;
+    }
+    Say("outbox-relays back");
+    at(30);
     Say("chaos: PostgreSQL restart (fast shutdown + start)");
     servers_->RestartPostgres();
     Say("PostgreSQL back");
@@ -346,8 +507,16 @@ class Storm {
   bool WaitForQuiescence() {
     Say("waiting for quiescence (at most " + std::to_string(o_.quiesce_timeout_s) + " s)");
     const auto deadline = Clock::now() + seconds(o_.quiesce_timeout_s);
+    // Not before the last late capture has appeared and the statement
+    // (settlement lag 10 s, interval 5 s) could have shown it.
+    const auto last_press = Clock::time_point(Clock::duration(last_press_at_.load()));
+    const auto earliest = last_press + milliseconds(kLateCaptureDelayMs) + seconds(20);
     std::string last;
     while (Clock::now() < deadline) {
+      if (Clock::now() < earliest) {
+        std::this_thread::sleep_for(seconds(2));
+        continue;
+      }
       try {
         const std::string pending =
             Sql("payment", "SELECT count(*) FROM payments WHERE status = 'PENDING'");
@@ -357,7 +526,8 @@ class Storm {
         const std::string open =
             Sql("payment",
                 "SELECT count(*) FROM anomalies WHERE status = 'OPEN' AND kind IN "
-                "('duplicate_capture', 'refund_required', 'late_success')");
+                "('duplicate_capture', 'refund_required', 'late_success', "
+                "'capture_amount_mismatch')");
         const std::string unconfirmed = Sql(
             "payment",
             "SELECT count(*) FROM payments p WHERE status = 'SUCCEEDED' AND NOT EXISTS ("
@@ -391,7 +561,10 @@ class Storm {
 
   struct ProviderTruth {
     bool ok = false;
-    std::map<std::string, int64_t> standing_per_order;  // captures - refunds
+    std::map<std::string, int64_t> standing_per_order;   // captures - refunds
+    std::map<std::string, int64_t> net_minor_per_order;  // captured - refunded amounts
+    std::map<std::string, std::set<std::string>> currencies_per_order;
+    std::map<std::string, int64_t> standing_per_payment;
     std::map<std::string, int64_t> captures_per_payment;
     std::map<std::string, int64_t> debits_per_payment;
     sandboxpb::ProviderStats stats;
@@ -411,7 +584,11 @@ class Storm {
     ctx.set_deadline(DeadlineAfter(seconds(20)));
     if (!sandbox_->GetStats(&ctx, req, &t.stats).ok()) return t;
     for (const auto& p : t.stats.payments()) {
-      t.standing_per_order[order_of[p.merchant_payment_id()]] += p.captures() - p.refunds();
+      const std::string& order = order_of[p.merchant_payment_id()];
+      t.standing_per_order[order] += p.captures() - p.refunds();
+      t.net_minor_per_order[order] += p.net_captured_minor();
+      if (p.captures() > p.refunds()) t.currencies_per_order[order].insert(p.currency());
+      t.standing_per_payment[p.merchant_payment_id()] = p.captures() - p.refunds();
       t.captures_per_payment[p.merchant_payment_id()] = p.captures();
       t.debits_per_payment[p.merchant_payment_id()] = p.debits();
     }
@@ -448,21 +625,29 @@ class Storm {
     checks.push_back(c1);
 
     // 2. No paid order left pending (and no PAID order without money).
+    // (A CANCELLED order holding money is invariant 8's; a PAID one without
+    // exactly one capture of its amount, invariant 9's.)
     Check c2{"2. no paid order left pending"};
-    std::map<std::string, std::string> status_of;
-    for (const auto& r : otx.exec("SELECT order_id, status FROM orders")) {
-      status_of[r[0].as<std::string>()] = r[1].as<std::string>();
+    struct OrderRow {
+      std::string status;
+      int64_t amount_minor = 0;
+      std::string currency;
+    };
+    std::map<std::string, OrderRow> order_of;
+    for (const auto& r : otx.exec("SELECT order_id, status, amount_minor, currency FROM orders")) {
+      order_of[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<int64_t>(),
+                                          r[3].as<std::string>()};
     }
+    auto standing_of = [&](const std::string& order) {
+      const auto it = truth.standing_per_order.find(order);
+      return it == truth.standing_per_order.end() ? int64_t{0} : it->second;
+    };
     for (const auto& id : order_ids_) {
       ++c2.checked;
-      const auto it = truth.standing_per_order.find(id);
-      const int64_t standing = it == truth.standing_per_order.end() ? 0 : it->second;
-      const std::string& status = status_of[id];
-      if (standing > 0 && status != "PAID") {
+      const std::string& status = order_of[id].status;
+      if (standing_of(id) > 0 && status == "PENDING_PAYMENT") {
         c2.Violation("order " + id + " captured at the provider but " + status);
       }
-      if (standing == 0 && status == "PAID")
-        c2.Violation("order " + id + " PAID without a capture");
     }
     checks.push_back(c2);
 
@@ -481,11 +666,13 @@ class Storm {
       c3.Violation("payment " + r[0].as<std::string>() + " has " + r[2].as<std::string>() + " " +
                    r[1].as<std::string>() + " outbox events");
     }
+    // An order is paid once, and moved by the refund of its paying payment
+    // at most once more (PAID -> CANCELLED).
     for (const auto& r :
-         otx.exec("SELECT order_id, count(*) FROM order_timeline WHERE outcome = 'APPLIED' "
-                  "GROUP BY 1 HAVING count(*) > 1")) {
-      c3.Violation("order " + r[0].as<std::string>() + " applied " + r[1].as<std::string>() +
-                   " payment events");
+         otx.exec("SELECT order_id, payment_status, count(*) FROM order_timeline WHERE outcome = "
+                  "'APPLIED' GROUP BY 1, 2 HAVING count(*) > 1")) {
+      c3.Violation("order " + r[0].as<std::string>() + " applied " + r[2].as<std::string>() + " " +
+                   r[1].as<std::string>() + " payment events");
     }
     checks.push_back(c3);
 
@@ -556,14 +743,65 @@ class Storm {
     if (stuck != "0") c6.Violation(stuck + " payments still PENDING");
     checks.push_back(c6);
 
-    // 7. Redis is an accelerator: 1-6 held although Redis was down.
+    // 8. Every CANCELLED order holds no money at the provider.
+    Check c8{"8. cancelled orders hold no money"};
+    // 9. Every PAID order holds exactly one capture, of its amount and
+    //    currency.
+    Check c9{"9. paid order: one capture of its amount"};
+    for (const auto& id : order_ids_) {
+      const OrderRow& order = order_of[id];
+      const int64_t standing = standing_of(id);
+      if (order.status == "CANCELLED") {
+        ++c8.checked;
+        if (standing != 0) {
+          c8.Violation("order " + id + " CANCELLED with " + std::to_string(standing) +
+                       " standing capture(s) at the provider");
+        }
+      } else if (order.status == "PAID") {
+        ++c9.checked;
+        const int64_t net =
+            truth.net_minor_per_order.count(id) ? truth.net_minor_per_order.at(id) : 0;
+        const auto found = truth.currencies_per_order.find(id);
+        const std::set<std::string> currencies =
+            found == truth.currencies_per_order.end() ? std::set<std::string>{} : found->second;
+        if (standing != 1) {
+          c9.Violation("order " + id + " PAID with " + std::to_string(standing) +
+                       " standing captures");
+        } else if (net != order.amount_minor ||
+                   currencies != std::set<std::string>{order.currency}) {
+          c9.Violation("order " + id + " PAID for " + std::to_string(order.amount_minor) + " " +
+                       order.currency + " but the provider holds " + std::to_string(net));
+        }
+      }
+    }
+    // 10. No payment says FAILED while the provider holds its money.
+    Check c10{"10. no FAILED payment holds money"};
+    for (const auto& r : ptx.exec("SELECT payment_id FROM payments WHERE status = 'FAILED'")) {
+      ++c10.checked;
+      const auto id = r[0].as<std::string>();
+      const auto it = truth.standing_per_payment.find(id);
+      if (it != truth.standing_per_payment.end() && it->second != 0) {
+        c10.Violation("payment " + id + " FAILED while the provider holds " +
+                      std::to_string(it->second) + " capture(s) of it");
+      }
+    }
+
+    // 7. Redis is an accelerator: every other invariant held although Redis
+    //    was down.
     Check c7{"7. Redis down: still correct"};
     c7.checked = o_.chaos ? 1 : 0;
     for (const auto& c : checks) {
       if (c.violations > 0)
         c7.Violation("invariant \"" + c.name + "\" broke with Redis down in the run");
     }
+    for (const Check* c : {&c8, &c9, &c10}) {
+      if (c->violations > 0)
+        c7.Violation("invariant \"" + c->name + "\" broke with Redis down in the run");
+    }
     checks.push_back(c7);
+    checks.push_back(c8);
+    checks.push_back(c9);
+    checks.push_back(c10);
     return checks;
   }
 
@@ -598,6 +836,15 @@ class Storm {
   std::atomic<int64_t> orders_made_{0};
   std::atomic<int64_t> pay_presses_{0};
   std::atomic<int64_t> client_errors_{0};
+  std::atomic<int64_t> cancels_done_{0};
+  std::atomic<int64_t> cancels_refused_{0};
+  std::atomic<int64_t> refunds_done_{0};
+  std::atomic<int64_t> refunds_refused_{0};
+  std::atomic<Clock::rep> last_press_at_{0};
+  // Guards relay 1 between the supervisor and the chaos.
+  std::mutex relay_mu_;
+  bool relays_held_down_ = false;
+  int64_t failpoint_exits_ = 0;
 };
 
 }  // namespace

@@ -77,7 +77,10 @@ class ServiceProcess {
   void SendTerm();
   // SIGKILL and reap.
   void Kill();
+  // False once the process has ended (it is reaped; last_exit() says how).
   bool running();
+  // How the process last ended: its exit code, or 128+signal; -1 if unknown.
+  int last_exit() const { return last_exit_; }
   pid_t pid() const { return pid_; }
   const std::string& name() const { return name_; }
   const std::map<std::string, std::string>& env() const { return env_; }
@@ -89,6 +92,7 @@ class ServiceProcess {
   std::map<std::string, std::string> env_;
   std::string log_path_;
   pid_t pid_ = -1;
+  int last_exit_ = -1;
 };
 
 // Path of a built binary, e.g. BinaryPath("services/order/order-service").

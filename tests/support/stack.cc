@@ -81,12 +81,12 @@ void Stack::StartAll(int relays) {
   }
 }
 
-size_t Stack::AddRelay() {
+size_t Stack::AddRelay(std::map<std::string, std::string> env) {
   const size_t index = relays_.size();
+  env["PAYONCE_DATABASE_URL"] = servers_.Dsn("payment");
+  env["PAYONCE_ORDER_SERVICE_TARGET"] = order_addr_;
   relays_.push_back(Make("outbox-relay-" + std::to_string(index),
-                         "services/outbox_relay/outbox-relay",
-                         {{"PAYONCE_DATABASE_URL", servers_.Dsn("payment")},
-                          {"PAYONCE_ORDER_SERVICE_TARGET", order_addr_}}));
+                         "services/outbox_relay/outbox-relay", std::move(env)));
   relays_.back()->Start();
   return index;
 }

@@ -31,8 +31,9 @@ class Stack {
   size_t payment_replicas() const { return payments_.size(); }
   ServiceProcess& sandbox() { return *sandbox_; }
   ServiceProcess& relay(size_t i) { return *relays_.at(i); }
-  // Adds and starts one more relay replica; returns its index.
-  size_t AddRelay();
+  // Adds and starts one more relay replica with `env` on top; returns its
+  // index.
+  size_t AddRelay(std::map<std::string, std::string> env = {});
   // Adds and starts one reconciler replica with `env` on top; returns its index.
   size_t AddReconciler(std::map<std::string, std::string> env = {});
   ServiceProcess& reconciler(size_t i) { return *reconcilers_.at(i); }
