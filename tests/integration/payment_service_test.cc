@@ -598,6 +598,17 @@ TEST_F(PaymentServiceTest, EveryRejectionRowAnswersAsWrittenAndChangesNothing) {
                 "payment_id = '" +
                 p.payment_id() + "'"),
             "3");
+  // Issue 12, defect 9: the provider's retries of those callbacks (same
+  // event, fresh nonce) are refused the same way and add no row.
+  for (const auto& tc : cases) {
+    if (tc.code != grpc::StatusCode::FAILED_PRECONDITION) continue;
+    pb::ProviderCallback retry = tc.callback;
+    retry.set_nonce(Unique("nonce"));
+    Sign(retry);
+    pb::CallbackAck ack;
+    EXPECT_EQ(Deliver(retry, &ack).error_code(), tc.code) << tc.name << " (retried)";
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM anomalies"), std::to_string(std::stoi(anomalies_before) + 3));
 
   // The good callback still applies afterwards...
   pb::CallbackAck ack;

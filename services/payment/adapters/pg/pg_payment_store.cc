@@ -373,7 +373,7 @@ absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessa
         const auto& [current, rank] = *locked;
         result.payment = current;
         if (CallbackMismatches(m, current)) {
-          RecordAnomaly(tx, "callback_amount_mismatch", current, "",
+          RecordAnomaly(tx, "callback_amount_mismatch", current, m.provider_txn_id,
                         CallbackMismatchDetail(m, current));
           result.effect = CallbackEffect::kMismatch;
           return result;
@@ -499,8 +499,8 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     const Payment current = touched.ledger.payment;
     result.payment = current;
     if (CallbackMismatches(m, current)) {
-      anomalies.Add({"callback_amount_mismatch", current.payment_id, current.order_id, "",
-                     CallbackMismatchDetail(m, current)});
+      anomalies.Add({"callback_amount_mismatch", current.payment_id, current.order_id,
+                     m.provider_txn_id, CallbackMismatchDetail(m, current)});
       result.effect = CallbackEffect::kMismatch;
       continue;
     }
