@@ -249,8 +249,9 @@ TEST_F(PaymentFlowTest, RelayKilledMidBatchLosesNothingAndAppliesNothingTwice) {
         return Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == "40";
       },
       std::chrono::seconds(45)));
-  // Start the relay and kill it as soon as it has begun delivering.
-  ASSERT_TRUE(stack_->Restart(stack_->relay(0)));
+  // Start the relay and kill it as soon as it has begun delivering (Start,
+  // not Restart: no wait for readiness, so the kill can land mid-batch).
+  stack_->relay(0).Start();
   ASSERT_TRUE(WaitUntil(
       [&] { return Sql("payment", "SELECT count(*) FROM outbox WHERE attempts > 0") != "0"; },
       std::chrono::seconds(10), std::chrono::milliseconds(1)));

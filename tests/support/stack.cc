@@ -7,6 +7,21 @@ namespace {
 
 std::string Local(int port) { return "127.0.0.1:" + std::to_string(port); }
 
+// True once the process serves its metrics endpoint: it has reached main and
+// blocked the shutdown signals (the first thing every PayOnce main does), so a
+// SIGTERM from now on drains it instead of killing it. False if it exited or
+// 30 s passed.
+bool AwaitMetrics(ServiceProcess& process) {
+  const std::string addr = process.env().at("PAYONCE_METRICS_LISTEN_ADDR");
+  return WaitUntil(
+             [&] {
+               return !process.running() ||
+                      !HttpGet(addr, "/metrics", std::chrono::milliseconds(500)).empty();
+             },
+             std::chrono::seconds(30)) &&
+         process.running();
+}
+
 }  // namespace
 
 Stack::Stack(LocalServers& servers, std::map<std::string, std::string> extra_env,
@@ -88,6 +103,8 @@ size_t Stack::AddRelay(std::map<std::string, std::string> env) {
   relays_.push_back(Make("outbox-relay-" + std::to_string(index),
                          "services/outbox_relay/outbox-relay", std::move(env)));
   relays_.back()->Start();
+  // Serves no gRPC: ready (signals handled) once its metrics answer.
+  if (!AwaitMetrics(*relays_.back())) ADD_FAILURE() << "outbox-relay did not start\n" << Logs();
   return index;
 }
 
@@ -99,12 +116,13 @@ size_t Stack::AddReconciler(std::map<std::string, std::string> env) {
   reconcilers_.push_back(Make("reconciler-" + std::to_string(index),
                               "services/reconciler/reconciler", std::move(env)));
   reconcilers_.back()->Start();
+  if (!AwaitMetrics(*reconcilers_.back())) ADD_FAILURE() << "reconciler did not start\n" << Logs();
   return index;
 }
 
 bool Stack::Restart(ServiceProcess& process, const std::string& grpc_addr) {
   process.Start();
-  if (grpc_addr.empty()) return true;
+  if (grpc_addr.empty()) return AwaitMetrics(process);
   return WaitUntil([&] { return IsServing(grpc_addr); }, std::chrono::seconds(30));
 }
 

@@ -45,7 +45,10 @@ class Stack {
   const std::string& payment_replica_addr(size_t i) const { return payment_addrs_.at(i); }
   const std::string& sandbox_addr() const { return sandbox_addr_; }
 
-  // Starts a stopped process again and waits for SERVING (if it serves gRPC).
+  // Starts a stopped process again and waits for SERVING (if it serves gRPC;
+  // else until its metrics endpoint answers). Relays and reconcilers are
+  // started the same way by AddRelay/AddReconciler, so a test's SIGTERM never
+  // reaches a process before it handles signals.
   bool Restart(ServiceProcess& process, const std::string& grpc_addr = "");
   // Everything the processes logged, for failure messages.
   std::string Logs() const;
