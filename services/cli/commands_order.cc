@@ -126,13 +126,24 @@ int CancelOrder(Session& s, const CancelFlags& flags) {
   return Show(s, order, OrderRecord(order));
 }
 
+// The whole timeline, page after page (at most kMaxTimelinePages pages).
 int ShowTimeline(Session& s, const std::string& order_id) {
+  constexpr int kMaxTimelinePages = 20;
   v1::GetOrderTimelineRequest req;
   req.set_order_id(order_id);
+  req.set_page_size(500);
   auto stub = v1::OrderService::NewStub(s.ChannelTo(s.options().order_addr));
   v1::OrderTimeline timeline;
-  const auto status = s.Call(*stub, &v1::OrderService::Stub::GetOrderTimeline, req, &timeline);
-  if (!status.ok()) return s.Fail(status, s.options().order_addr);
+  for (int page = 0; page < kMaxTimelinePages; ++page) {
+    v1::OrderTimeline part;
+    const auto status = s.Call(*stub, &v1::OrderService::Stub::GetOrderTimeline, req, &part);
+    if (!status.ok()) return s.Fail(status, s.options().order_addr);
+    timeline.set_order_id(part.order_id());
+    for (auto& e : *part.mutable_entries()) *timeline.add_entries() = std::move(e);
+    timeline.set_next_page_token(part.next_page_token());
+    if (part.next_page_token().empty()) break;
+    req.set_page_token(part.next_page_token());
+  }
   return Show(s, timeline, TimelineRows(timeline));
 }
 

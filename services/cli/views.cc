@@ -58,8 +58,10 @@ Table TimelineRows(const orderv1::OrderTimeline& timeline) {
   for (const auto& e : timeline.entries()) {
     t.AddRow({Rfc3339(e.at()), OrDash(e.source()), OrDash(e.kind()), StatusOrDash(e.old_status()),
               StatusOrDash(e.new_status()), OrDash(e.payment_id()),
-              StatusOrDash(e.payment_status()), StatusOrDash(e.outcome()), OrDash(e.event_id()),
-              OrDash(e.detail())});
+              StatusOrDash(e.payment_status()),
+              e.repeats() > 1 ? StatusOrDash(e.outcome()) + " x" + std::to_string(e.repeats())
+                              : StatusOrDash(e.outcome()),
+              OrDash(e.event_id()), OrDash(e.detail())});
   }
   return t;
 }

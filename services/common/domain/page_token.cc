@@ -9,7 +9,7 @@
 namespace payonce {
 
 std::string EncodePageToken(const PageCursor& cursor) {
-  return absl::WebSafeBase64Escape("p1|" + std::to_string(cursor.created_at_us) + "|" + cursor.id);
+  return absl::WebSafeBase64Escape("p1|" + std::to_string(cursor.position) + "|" + cursor.id);
 }
 
 absl::StatusOr<PageCursor> DecodePageToken(std::string_view token) {
@@ -19,7 +19,7 @@ absl::StatusOr<PageCursor> DecodePageToken(std::string_view token) {
   }
   std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 2));
   PageCursor cursor;
-  if (parts.size() != 3 || parts[0] != "p1" || !absl::SimpleAtoi(parts[1], &cursor.created_at_us) ||
+  if (parts.size() != 3 || parts[0] != "p1" || !absl::SimpleAtoi(parts[1], &cursor.position) ||
       parts[2].empty()) {
     return absl::InvalidArgumentError("page_token is not a token this server issued");
   }

@@ -1,5 +1,7 @@
-// Opaque keyset-pagination tokens: (created_at in µs, id) of the last row of
-// a page, base64url-encoded so clients never depend on their shape.
+// Opaque keyset-pagination tokens: (position, id) of the last row of a page,
+// base64url-encoded so clients never depend on their shape. The position is
+// the list's ordering key: created_at in µs for lists by time, the entry
+// number for an order's timeline.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +13,7 @@
 namespace payonce {
 
 struct PageCursor {
-  int64_t created_at_us = 0;
+  int64_t position = 0;
   std::string id;
 };
 

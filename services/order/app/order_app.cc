@@ -86,9 +86,31 @@ absl::StatusOr<ApplyResult> OrderApp::ApplyPaymentEvent(const PaymentEventInput&
   return store_.ApplyPaymentEvent(event);
 }
 
-absl::StatusOr<std::vector<TimelineEntry>> OrderApp::Timeline(const std::string& order_id) {
-  if (auto s = RequireOrderId(order_id); !s.ok()) return s;
-  return store_.Timeline(order_id);
+absl::StatusOr<TimelinePage> OrderApp::Timeline(const TimelineRequest& request) {
+  if (auto s = RequireOrderId(request.order_id); !s.ok()) return s;
+  auto size = ResolvePageSize(request.page_size);
+  if (!size.ok()) return size.status();
+  int64_t after_entry_id = 0;
+  if (!request.page_token.empty()) {
+    // The cursor is (entry_id, order_id): a token of another order's
+    // timeline is refused rather than silently read from the wrong place.
+    auto cursor = DecodePageToken(request.page_token);
+    if (!cursor.ok()) return cursor.status();
+    if (cursor->id != request.order_id || cursor->position <= 0) {
+      return absl::InvalidArgumentError("page_token does not belong to this order's timeline");
+    }
+    after_entry_id = cursor->position;
+  }
+  // One extra entry tells whether a next page exists.
+  auto entries = store_.Timeline(request.order_id, after_entry_id, *size + 1);
+  if (!entries.ok()) return entries.status();
+  TimelinePage page;
+  page.entries = std::move(*entries);
+  if (static_cast<int>(page.entries.size()) > *size) {
+    page.entries.resize(*size);
+    page.next_page_token = EncodePageToken({page.entries.back().entry_id, request.order_id});
+  }
+  return page;
 }
 
 }  // namespace payonce::order

@@ -20,6 +20,17 @@ struct OrderPage {
   std::string next_page_token;
 };
 
+struct TimelinePage {
+  std::vector<TimelineEntry> entries;
+  std::string next_page_token;
+};
+
+struct TimelineRequest {
+  std::string order_id;
+  int32_t page_size = 0;
+  std::string page_token;
+};
+
 struct ListRequest {
   std::string customer_id;
   std::optional<OrderStatus> status;
@@ -47,7 +58,9 @@ class OrderApp {
   absl::StatusOr<OrderPage> ListOrders(const ListRequest& request);
   absl::StatusOr<Order> CancelOrder(const std::string& order_id, const std::string& reason);
   absl::StatusOr<ApplyResult> ApplyPaymentEvent(const PaymentEventInput& event);
-  absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id);
+  // One page of the order's timeline, oldest first (page_size 0 -> 50, at
+  // most 500); INVALID_ARGUMENT for a page_token not made for this order.
+  absl::StatusOr<TimelinePage> Timeline(const TimelineRequest& request);
 
  private:
   OrderStore& store_;

@@ -9,10 +9,13 @@
 #include "absl/status/statusor.h"
 #include "services/common/domain/page_token.h"
 #include "services/order/domain/order.h"
+#include "services/order/domain/payment_event_plan.h"
 
 namespace payonce::order {
 
 struct TimelineEntry {
+  // Position in the order's timeline (increasing; the page cursor).
+  int64_t entry_id = 0;
   int64_t at_us = 0;
   std::string source;
   std::string kind;
@@ -23,14 +26,10 @@ struct TimelineEntry {
   std::optional<ApplyOutcome> outcome;
   std::optional<PaymentResult> payment_result;
   std::string detail;
-};
-
-struct PaymentEventInput {
-  std::string event_id;
-  std::string order_id;
-  PaymentEventFacts facts;
-  int64_t occurred_at_us = 0;
-  std::string source;  // "relay" or "reconciler"
+  // Deliveries this DUPLICATE entry stands for (1 otherwise), and when the
+  // last came (0 if it came once).
+  int32_t repeats = 1;
+  int64_t last_at_us = 0;
 };
 
 struct ApplyResult {
@@ -72,8 +71,11 @@ class OrderStore {
   // its own event).
   virtual std::vector<absl::StatusOr<ApplyResult>> ApplyPaymentEvents(
       const std::vector<PaymentEventInput>& events) = 0;
-  // Oldest first; NOT_FOUND if the order is unknown.
-  virtual absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id) = 0;
+  // Up to `limit` entries after entry `after_entry_id` (0: from the start),
+  // oldest first; NOT_FOUND if the order is unknown.
+  virtual absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id,
+                                                              int64_t after_entry_id,
+                                                              int limit) = 0;
 };
 
 }  // namespace payonce::order

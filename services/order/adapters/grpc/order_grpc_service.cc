@@ -160,10 +160,11 @@ grpc::Status OrderGrpcService::ApplyPaymentEvent(grpc::ServerContext*, const v1:
 grpc::Status OrderGrpcService::GetOrderTimeline(grpc::ServerContext*,
                                                 const v1::GetOrderTimelineRequest* req,
                                                 v1::OrderTimeline* resp) {
-  auto entries = app_.Timeline(req->order_id());
-  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  auto page = app_.Timeline({req->order_id(), req->page_size(), req->page_token()});
+  if (!page.ok()) return ToGrpcStatus(page.status());
   resp->set_order_id(req->order_id());
-  for (const auto& e : *entries) {
+  resp->set_next_page_token(page->next_page_token);
+  for (const auto& e : page->entries) {
     auto* out = resp->add_entries();
     *out->mutable_at() = TimeUtil::MicrosecondsToTimestamp(e.at_us);
     out->set_source(e.source);
@@ -175,6 +176,8 @@ grpc::Status OrderGrpcService::GetOrderTimeline(grpc::ServerContext*,
     if (e.outcome) out->set_outcome(ToProto(*e.outcome));
     if (e.payment_result) out->set_payment_status(ToProto(*e.payment_result));
     out->set_detail(e.detail);
+    out->set_repeats(e.repeats);
+    if (e.last_at_us > 0) *out->mutable_last_at() = TimeUtil::MicrosecondsToTimestamp(e.last_at_us);
   }
   return grpc::Status::OK;
 }

@@ -83,7 +83,7 @@ absl::StatusOr<std::vector<OutboxEventRecord>> PgOutboxAdminStore::ListDeadLette
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<OutboxEventRecord>> {
         pqxx::read_transaction tx(c);
         const bool has_cursor = query.after.has_value();
-        const int64_t cursor_at = has_cursor ? query.after->created_at_us : 0;
+        const int64_t cursor_at = has_cursor ? query.after->position : 0;
         const std::string cursor_id = has_cursor ? query.after->id : "";
         std::vector<OutboxEventRecord> out;
         for (const auto& r :
