@@ -488,6 +488,83 @@ TEST_F(OrderServiceTest, TimelineListsEveryChangeAndEventOldestFirst) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Issue 12, defect 9: every redelivery used to add a timeline row, without
+// bound; now one DUPLICATE entry counts them, and the timeline is paged.
+TEST_F(OrderServiceTest, TimelineCountsRedeliveriesInOneEntryAndIsPaged) {
+  const pb::Order o = MustCreate(ValidRequest());
+  const auto success = Success(o, "pay-1");
+  pb::ApplyPaymentEventResponse r;
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(Apply(success, &r).ok());  // 1 applied + 5 again
+  PaymentEventInput again;
+  again.event_id = success.event_id();
+  again.order_id = o.order_id();
+  again.facts.payment_id = "pay-1";
+  again.facts.result = PaymentResult::kSucceeded;
+  again.facts.amount_minor = o.amount_minor();
+  again.facts.currency = o.currency();
+  again.source = "relay";
+  for (const auto& result : store_->ApplyPaymentEvents({again, again, again})) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->outcome, ApplyOutcome::kDuplicate);
+  }
+  EXPECT_EQ(servers_->Query("order", "SELECT count(*) FROM order_timeline WHERE order_id = '" +
+                                         o.order_id() + "'"),
+            "3");
+
+  pb::GetOrderTimelineRequest req;
+  req.set_order_id(o.order_id());
+  pb::OrderTimeline whole;
+  ASSERT_TRUE(Call(&pb::OrderService::Stub::GetOrderTimeline, req, &whole).ok());
+  ASSERT_EQ(whole.entries_size(), 3);
+  EXPECT_TRUE(whole.next_page_token().empty());
+  EXPECT_EQ(whole.entries(1).outcome(), pb::APPLY_OUTCOME_APPLIED);
+  EXPECT_EQ(whole.entries(1).repeats(), 1);
+  EXPECT_FALSE(whole.entries(1).has_last_at());
+  EXPECT_EQ(whole.entries(2).outcome(), pb::APPLY_OUTCOME_DUPLICATE);
+  EXPECT_EQ(whole.entries(2).repeats(), 8);
+  EXPECT_GE(google::protobuf::util::TimeUtil::TimestampToMicroseconds(whole.entries(2).last_at()),
+            google::protobuf::util::TimeUtil::TimestampToMicroseconds(whole.entries(2).at()));
+
+  // One entry per page: the same three, then no token.
+  req.set_page_size(1);
+  std::vector<std::string> paged;
+  std::string first_token;
+  for (int page = 0; page < 5; ++page) {
+    pb::OrderTimeline t;
+    ASSERT_TRUE(Call(&pb::OrderService::Stub::GetOrderTimeline, req, &t).ok());
+    ASSERT_EQ(t.entries_size(), 1);
+    paged.push_back(t.entries(0).kind() + "/" + pb::ApplyOutcome_Name(t.entries(0).outcome()));
+    if (first_token.empty()) first_token = t.next_page_token();
+    if (t.next_page_token().empty()) break;
+    req.set_page_token(t.next_page_token());
+  }
+  EXPECT_EQ(paged, (std::vector<std::string>{"created/APPLY_OUTCOME_UNSPECIFIED",
+                                             "payment_event/APPLY_OUTCOME_APPLIED",
+                                             "payment_event/APPLY_OUTCOME_DUPLICATE"}));
+
+  // Bad paging input: INVALID_ARGUMENT, nothing else.
+  const pb::Order other = MustCreate(ValidRequest());
+  struct Case {
+    const char* name;
+    int32_t page_size;
+    std::string order_id;
+    std::string token;
+  };
+  for (const Case& c : {Case{"negative page size", -1, o.order_id(), ""},
+                        Case{"page size over 500", 501, o.order_id(), ""},
+                        Case{"token not made by the server", 0, o.order_id(), "bm90LWEtdG9rZW4"},
+                        Case{"token of another order", 0, other.order_id(), first_token}}) {
+    pb::GetOrderTimelineRequest bad;
+    bad.set_order_id(c.order_id);
+    bad.set_page_size(c.page_size);
+    bad.set_page_token(c.token);
+    pb::OrderTimeline t;
+    EXPECT_EQ(Call(&pb::OrderService::Stub::GetOrderTimeline, bad, &t).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << c.name;
+  }
+}
+
 // PaymentEventInput for `order`, as the relay would send it.
 PaymentEventInput EventFor(const std::string& order_id, const std::string& event_id,
                            const std::string& payment_id, PaymentResult result,
@@ -538,6 +615,7 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
         EventFor(pending, Unique("evt-fail"), "pay-1", PaymentResult::kFailed),
         EventFor(pending, paying, "pay-2", PaymentResult::kSucceeded),
         EventFor(pending, paying, "pay-2", PaymentResult::kSucceeded),  // again, same batch
+        EventFor(pending, paying, "pay-2", PaymentResult::kSucceeded),  // and again: counted
         EventFor(pending, Unique("evt-second"), "pay-3", PaymentResult::kSucceeded),
         EventFor(paid_before, seen, "pay-0", PaymentResult::kSucceeded),  // applied before
         EventFor(cancelled, Unique("evt-late"), "pay-4", PaymentResult::kSucceeded),
@@ -581,9 +659,9 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
           label + " " +
           servers_->Query("order",
                           "SELECT string_agg(concat_ws('/', source, old_status, new_status, "
-                          "payment_id, outcome, payment_status, detail), ' | ' ORDER BY "
-                          "entry_id) FROM order_timeline WHERE kind = 'payment_event' AND "
-                          "order_id = '" +
+                          "payment_id, outcome, payment_status, detail, 'x' || repeats), ' | ' "
+                          "ORDER BY entry_id) FROM order_timeline WHERE kind = 'payment_event' "
+                          "AND order_id = '" +
                               id + "'"));
     }
     // The batch's rows were written by one transaction.
@@ -600,13 +678,13 @@ TEST_F(OrderServiceTest, ABatchOfEventsEndsExactlyAsTheSameEventsAppliedOneByOne
   EXPECT_EQ(batched_transactions, "1");
   EXPECT_EQ(one_by_one_transactions, "6");
   // The mix covers every outcome.
-  EXPECT_EQ(
-      batched.results,
-      (std::vector<std::string>{
-          "IGNORED pending PENDING_PAYMENT ", "APPLIED pending PAID pay-2",
-          "DUPLICATE pending PAID pay-2", "REFUND_REQUIRED pending PAID pay-2",
-          "DUPLICATE paid_before PAID pay-0", "REFUND_REQUIRED cancelled CANCELLED ", "NOT_FOUND",
-          "REFUND_REQUIRED paid_before PAID pay-0", "APPLIED paid_before CANCELLED "}));
+  EXPECT_EQ(batched.results,
+            (std::vector<std::string>{
+                "IGNORED pending PENDING_PAYMENT ", "APPLIED pending PAID pay-2",
+                "DUPLICATE pending PAID pay-2", "DUPLICATE pending PAID pay-2",
+                "REFUND_REQUIRED pending PAID pay-2", "DUPLICATE paid_before PAID pay-0",
+                "REFUND_REQUIRED cancelled CANCELLED ", "NOT_FOUND",
+                "REFUND_REQUIRED paid_before PAID pay-0", "APPLIED paid_before CANCELLED "}));
 }
 
 // A redelivery whose first answer was lost (relay killed before it recorded

@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "services/payment/domain/callback_plan.h"
 #include "services/payment/domain/payment.h"
 
 namespace payonce::payment {
@@ -310,6 +314,107 @@ TEST(CheckCallbackWindow, ThreeHundredSecondsEitherWay) {
     m.timestamp_unix_ms = now + offset;
     EXPECT_EQ(CheckCallbackWindow(m, now).code(), absl::StatusCode::kUnauthenticated) << offset;
   }
+}
+
+// ---------------------------------------------------------- PlanCallbacks
+
+LedgerPayment PendingLedger(const std::string& id, int64_t amount = 100) {
+  LedgerPayment l;
+  l.payment.payment_id = id;
+  l.payment.order_id = "order-" + id;
+  l.payment.amount_minor = amount;
+  l.payment.currency = "EUR";
+  l.payment.provider = "sandbox";
+  l.payment.status = PaymentStatus::kPending;
+  return l;
+}
+
+CallbackMessage CallbackFor(const std::string& payment_id, const std::string& event_id,
+                            const std::string& txn, PaymentStatus status, int64_t amount = 100) {
+  CallbackMessage m = GoodCallback();
+  m.payment_id = payment_id;
+  m.event_id = event_id;
+  m.provider_txn_id = txn;
+  m.status = status;
+  m.amount_minor = amount;
+  return m;
+}
+
+// What a sequence of plans leaves behind, as the database would hold it.
+struct CallbackLedger {
+  std::map<std::string, LedgerPayment> payments;
+  std::set<std::pair<std::string, std::string>> recorded_events;
+  std::vector<CallbackResult> results;
+  std::vector<PlannedHistory> history;
+  std::vector<PlannedAnomaly> anomalies;
+  std::vector<PlannedOutboxEvent> outbox;
+  std::vector<PlannedRecordedCallback> recorded;
+
+  void Record(const CallbacksPlan& plan) {
+    for (const auto& [id, update] : plan.updates) payments[id] = update.ledger;
+    for (const auto& r : plan.recorded) recorded_events.emplace(r.provider, r.event_id);
+    results.insert(results.end(), plan.results.begin(), plan.results.end());
+    history.insert(history.end(), plan.history.begin(), plan.history.end());
+    anomalies.insert(anomalies.end(), plan.anomalies.begin(), plan.anomalies.end());
+    outbox.insert(outbox.end(), plan.outbox.begin(), plan.outbox.end());
+    recorded.insert(recorded.end(), plan.recorded.begin(), plan.recorded.end());
+  }
+};
+
+// Issue 12, defect 8: the per-callback decisions of a batch are one pure
+// planner, and a batch ends exactly as the same callbacks applied one by one
+// (each a batch of one), without a database.
+TEST(PlanCallbacks, ABatchEndsExactlyAsTheSameCallbacksOneByOne) {
+  const std::map<std::string, LedgerPayment> stored = {
+      {"a", PendingLedger("a")}, {"b", PendingLedger("b")}, {"c", PendingLedger("c")}};
+  const std::set<std::pair<std::string, std::string>> recorded = {{"sandbox", "evt-old"}};
+  const std::vector<CallbackMessage> callbacks = {
+      CallbackFor("a", "evt-a1", "txn-a", PaymentStatus::kSucceeded),
+      CallbackFor("a", "evt-a1", "txn-a", PaymentStatus::kSucceeded),   // same event again
+      CallbackFor("a", "evt-a2", "txn-a2", PaymentStatus::kSucceeded),  // a second capture
+      CallbackFor("b", "evt-b1", "txn-b", PaymentStatus::kFailed),
+      CallbackFor("b", "evt-b2", "txn-b", PaymentStatus::kSucceeded),      // late success
+      CallbackFor("c", "evt-c1", "txn-c", PaymentStatus::kSucceeded, 99),  // another amount
+      CallbackFor("c", "evt-old", "txn-c", PaymentStatus::kSucceeded),     // recorded before
+      CallbackFor("nowhere", "evt-x", "txn-x", PaymentStatus::kSucceeded),
+      CallbackFor("c", "evt-c2", "txn-c", PaymentStatus::kSucceeded),  // nonce replayed
+      CallbackFor("c", "evt-c3", "txn-c", PaymentStatus::kSucceeded),
+      CallbackFor("c", "evt-c4", "txn-c", PaymentStatus::kFailed),  // would regress
+  };
+  std::vector<bool> replayed(callbacks.size(), false);
+  replayed[8] = true;
+  std::vector<std::string> outbox_ids;
+  for (size_t i = 0; i < callbacks.size(); ++i) outbox_ids.push_back("out-" + std::to_string(i));
+
+  CallbackLedger batched{stored, recorded, {}, {}, {}, {}, {}};
+  batched.Record(PlanCallbacks(callbacks, outbox_ids, {replayed, stored, recorded}));
+  CallbackLedger one_by_one{stored, recorded, {}, {}, {}, {}, {}};
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    one_by_one.Record(
+        PlanCallbacks({callbacks[i]}, {outbox_ids[i]},
+                      {{replayed[i]}, one_by_one.payments, one_by_one.recorded_events}));
+  }
+
+  EXPECT_EQ(batched.results, one_by_one.results);
+  EXPECT_EQ(batched.payments, one_by_one.payments);
+  EXPECT_EQ(batched.history, one_by_one.history);
+  EXPECT_EQ(batched.anomalies, one_by_one.anomalies);
+  EXPECT_EQ(batched.outbox, one_by_one.outbox);
+  EXPECT_EQ(batched.recorded, one_by_one.recorded);
+  // The mix covers every effect.
+  std::vector<CallbackEffect> effects;
+  for (const auto& r : batched.results) effects.push_back(r.effect);
+  using E = CallbackEffect;
+  EXPECT_EQ(effects, (std::vector<E>{E::kApplied, E::kDuplicate, E::kDuplicate, E::kApplied,
+                                     E::kApplied, E::kMismatch, E::kDuplicate, E::kNotFound,
+                                     E::kReplayedNonce, E::kApplied, E::kIgnoredStale}));
+  std::vector<std::string> kinds;
+  for (const auto& a : batched.anomalies) kinds.push_back(a.kind + " " + a.payment_id);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"duplicate_capture a", "late_success b",
+                                             "callback_amount_mismatch c"}));
+  EXPECT_EQ(batched.payments.at("b").payment.status, PaymentStatus::kSucceeded);
+  EXPECT_TRUE(batched.payments.at("b").payment.late_success);
+  EXPECT_EQ(batched.outbox.size(), 4u);  // a, b failed, b late success, c
 }
 
 }  // namespace

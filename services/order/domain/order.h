@@ -38,6 +38,7 @@ struct Order {
   std::string cancel_reason;
   int64_t created_at_us = 0;
   int64_t updated_at_us = 0;
+  bool operator==(const Order&) const = default;
 };
 
 inline constexpr size_t kMaxDescriptionLength = 1000;

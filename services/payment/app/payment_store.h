@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/payment/domain/callback_plan.h"
 #include "services/payment/domain/payment.h"
 
 namespace payonce::payment {
@@ -22,16 +23,6 @@ struct PaymentInsert {
   Payment payment;
   // False when another live payment of the order already existed (returned).
   bool created = false;
-};
-
-// What happened to a provider callback inside its transaction.
-enum class CallbackEffect {
-  kApplied,        // transition + outbox row committed
-  kDuplicate,      // event or transition seen before
-  kIgnoredStale,   // would regress; history entry only
-  kNotFound,       // unknown payment_id
-  kMismatch,       // amount/currency/provider differ; anomaly recorded
-  kReplayedNonce,  // nonce already used
 };
 
 // The outcome's name in logs and metrics (payonce_callbacks_total{outcome}).
@@ -52,11 +43,6 @@ inline const char* CallbackEffectName(CallbackEffect e) {
   }
   return "error";
 }
-
-struct CallbackResult {
-  CallbackEffect effect = CallbackEffect::kDuplicate;
-  Payment payment;
-};
 
 class PaymentStore {
  public:

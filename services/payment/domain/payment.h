@@ -30,6 +30,7 @@ struct Payment {
   bool late_success = false;
   int64_t created_at_us = 0;
   int64_t updated_at_us = 0;
+  bool operator==(const Payment&) const = default;
 };
 
 // How strong the evidence behind a status is. Weaker evidence never
@@ -83,6 +84,7 @@ Transition DecideTransition(PaymentStatus current, EvidenceRank current_rank,
 struct LedgerPayment {
   Payment payment;
   EvidenceRank rank = EvidenceRank::kNone;
+  bool operator==(const LedgerPayment&) const = default;
 };
 
 // One entry of a payment's history.
@@ -92,6 +94,7 @@ struct HistoryEntry {
   std::string new_status;
   std::string event_id;  // the callback event or the query that brought it
   std::string detail;
+  bool operator==(const HistoryEntry&) const = default;
 };
 
 // A discrepancy for the reconciler (anomalies table), about `after.payment`.

@@ -24,9 +24,15 @@ class PgOrderStore final : public OrderStore {
   // Batches whose transaction failed as a whole (a deadlock, an event the
   // database refused) and were applied again one event per transaction.
   int64_t batches_split() const { return batches_split_.load(); }
-  absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id) override;
+  absl::StatusOr<std::vector<TimelineEntry>> Timeline(const std::string& order_id,
+                                                      int64_t after_entry_id, int limit) override;
 
  private:
+  // The events as one transaction, planned by PlanPaymentEvents: one result
+  // per event, or the transaction's error (nothing committed).
+  absl::StatusOr<std::vector<absl::StatusOr<ApplyResult>>> ApplyInOneTransaction(
+      const std::vector<PaymentEventInput>& events);
+
   PgPool& pool_;
   std::atomic<int64_t> batches_split_{0};
 };

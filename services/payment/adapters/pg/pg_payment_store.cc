@@ -60,21 +60,6 @@ constexpr PgStatement kMarkRefunded{
 
 #undef PAYMENT_COLUMNS
 
-constexpr PgStatement kInsertNonce{
-    "pg_payment_store.insert_nonce",
-    "INSERT INTO callback_nonces (nonce, expires_at) "
-    "VALUES ($1, clock_timestamp() + $2::bigint * interval '1 millisecond') "
-    "ON CONFLICT (nonce) DO NOTHING RETURNING 1"};
-
-constexpr PgStatement kSelectCallback{
-    "pg_payment_store.select_callback",
-    "SELECT 1 FROM provider_callbacks WHERE provider = $1 AND event_id = $2"};
-
-constexpr PgStatement kInsertCallback{
-    "pg_payment_store.insert_callback",
-    "INSERT INTO provider_callbacks (provider, event_id, payment_id, provider_txn_id, status, "
-    "outcome) VALUES ($1, $2, $3, $4, $5, $6)"};
-
 constexpr PgStatement kInsertIdempotencyKey{
     "pg_payment_store.insert_idempotency_key",
     "INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at) "
@@ -202,54 +187,6 @@ struct TextColumns {
   std::vector<std::vector<std::string>> columns;
 };
 
-const char* OutcomeName(CallbackEffect e) {
-  switch (e) {
-    case CallbackEffect::kApplied:
-      return "APPLIED";
-    case CallbackEffect::kDuplicate:
-      return "DUPLICATE";
-    case CallbackEffect::kIgnoredStale:
-      return "IGNORED_STALE";
-    default:
-      return "REJECTED";
-  }
-}
-
-CaptureEvidence CallbackEvidence(const CallbackMessage& m) {
-  CaptureEvidence evidence;
-  evidence.reported = *m.status;
-  evidence.rank = EvidenceRank::kCallback;
-  evidence.provider_txn_id = m.provider_txn_id;
-  evidence.failure_reason = *m.status == PaymentStatus::kFailed ? "declined_by_provider" : "";
-  return evidence;
-}
-
-CallbackEffect EffectOf(TransitionKind kind) {
-  switch (kind) {
-    case TransitionKind::kApply:
-      return CallbackEffect::kApplied;
-    case TransitionKind::kDuplicate:
-      return CallbackEffect::kDuplicate;
-    case TransitionKind::kIgnoredStale:
-      return CallbackEffect::kIgnoredStale;
-  }
-  return CallbackEffect::kDuplicate;
-}
-
-// A callback that cannot be this payment's: another amount, currency or
-// provider than the payment was made for.
-bool CallbackMismatches(const CallbackMessage& m, const Payment& current) {
-  return m.amount_minor != current.amount_minor || m.currency != current.currency ||
-         m.provider != current.provider;
-}
-
-std::string CallbackMismatchDetail(const CallbackMessage& m, const Payment& current) {
-  return "callback " + m.event_id + " (capture " + m.provider_txn_id + ") from " + m.provider +
-         " reports " + std::to_string(m.amount_minor) + " " + m.currency + "; payment is " +
-         std::to_string(current.amount_minor) + " " + current.currency + " with " +
-         current.provider;
-}
-
 }  // namespace
 
 absl::StatusOr<Payment> PgPaymentStore::Get(const std::string& payment_id) {
@@ -355,42 +292,13 @@ absl::Status PgPaymentStore::RecordDebit(const std::string& payment_id,
 }
 
 absl::StatusOr<CallbackResult> PgPaymentStore::ApplyCallback(const CallbackMessage& m) {
-  const std::string outbox_event_id = ids_.NewId();
+  // A batch of one: the same planner and statement as the batch path.
+  const std::vector<std::string> outbox_event_ids = {ids_.NewId()};
   return notifier_.InTransaction(
       pool_, [&](pqxx::work& tx, bool& appended_outbox) -> absl::StatusOr<CallbackResult> {
-        CallbackResult result;
-        if (Exec(tx, kInsertNonce, m.provider + ":" + m.nonce, kNonceTtl.count()).empty()) {
-          result.effect = CallbackEffect::kReplayedNonce;
-          return result;
-        }
-        // The row lock serializes every callback of one payment, so the event
-        // check below cannot race with a concurrent delivery of the same event.
-        const auto locked = LockPayment(tx, m.payment_id);
-        if (!locked) {
-          result.effect = CallbackEffect::kNotFound;
-          return result;
-        }
-        const auto& [current, rank] = *locked;
-        result.payment = current;
-        if (CallbackMismatches(m, current)) {
-          RecordAnomaly(tx, "callback_amount_mismatch", current, m.provider_txn_id,
-                        CallbackMismatchDetail(m, current));
-          result.effect = CallbackEffect::kMismatch;
-          return result;
-        }
-        if (!Exec(tx, kSelectCallback, m.provider, m.event_id).empty()) {
-          result.effect = CallbackEffect::kDuplicate;
-          return result;
-        }
-        const AppliedEvidence applied =
-            ApplyEvidenceInTx(tx, current, rank, CallbackEvidence(m), m.event_id,
-                              m.occurred_at_unix_ms, outbox_event_id);
-        result.payment = applied.payment;
-        result.effect = EffectOf(applied.transition.kind);
-        appended_outbox = applied.appended_outbox;
-        Exec(tx, kInsertCallback, m.provider, m.event_id, m.payment_id, m.provider_txn_id,
-             std::string(ToString(*m.status)), OutcomeName(result.effect));
-        return result;
+        auto results = ApplyCallbackBatch(tx, {m}, outbox_event_ids, appended_outbox);
+        if (!results.ok()) return results.status();
+        return std::move(results->front());
       });
 }
 
@@ -427,7 +335,6 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
     pqxx::work& tx, const std::vector<CallbackMessage>& callbacks,
     const std::vector<std::string>& outbox_event_ids, bool& appended_outbox) {
   const size_t n = callbacks.size();
-  std::vector<CallbackResult> results(n);
 
   // 1. Nonces: the first use wins, within the batch as against the table.
   std::vector<std::string> nonce_keys(n);
@@ -446,28 +353,25 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
   }
   for (size_t i = 0; i < n; ++i) {
     if (!replayed[i] && fresh.count(nonce_keys[i]) == 0) replayed[i] = true;
-    if (replayed[i]) results[i].effect = CallbackEffect::kReplayedNonce;
   }
 
   // 2. Lock every payment the batch touches, in id order. From here on the
-  // batch owns them, so the event check below cannot race (as in
-  // ApplyCallback).
+  // batch owns them, so the event check of the plan cannot race with a
+  // concurrent delivery of the same event.
+  CallbackBatchFacts facts;
+  facts.replayed = replayed;
   std::set<std::string> payment_ids;
   for (size_t i = 0; i < n; ++i) {
     if (!replayed[i]) payment_ids.insert(callbacks[i].payment_id);
   }
-  struct Touched {
-    LedgerPayment ledger;
-    bool changed = false;
-    bool live = true;
-  };
-  std::map<std::string, Touched> payments;
-  for (const auto& r :
-       Exec(tx, kLockPaymentsInOrder,
-            PgArrayLiteral(std::vector<std::string>(payment_ids.begin(), payment_ids.end())))) {
-    Payment p = PaymentFromRow(r);
-    std::string id = p.payment_id;
-    payments.emplace(std::move(id), Touched{{std::move(p), EvidenceRankFromRow(r)}});
+  if (!payment_ids.empty()) {
+    for (const auto& r :
+         Exec(tx, kLockPaymentsInOrder,
+              PgArrayLiteral(std::vector<std::string>(payment_ids.begin(), payment_ids.end())))) {
+      Payment p = PaymentFromRow(r);
+      std::string id = p.payment_id;
+      facts.payments.emplace(std::move(id), LedgerPayment{std::move(p), EvidenceRankFromRow(r)});
+    }
   }
 
   // 3. Events already recorded.
@@ -475,78 +379,49 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
   for (size_t i = 0; i < n; ++i) {
     if (!replayed[i]) keys.Add({callbacks[i].provider, callbacks[i].event_id});
   }
-  std::set<std::pair<std::string, std::string>> seen_events;
   if (!keys.empty()) {
     for (const auto& r : Exec(tx, kSeenCallbacks, keys[0], keys[1])) {
-      seen_events.emplace(r[0].as<std::string>(), r[1].as<std::string>());
+      facts.recorded_events.emplace(r[0].as<std::string>(), r[1].as<std::string>());
     }
   }
 
-  // 4. Decide, callback by callback in arrival order, on the locked rows.
-  TextColumns history(6), anomalies(5), accepted(6);
-  TextColumns outbox_text(4), outbox_currency(1);
-  std::vector<int64_t> outbox_amounts, outbox_occurred;
-  for (size_t i = 0; i < n; ++i) {
-    if (replayed[i]) continue;
-    const CallbackMessage& m = callbacks[i];
-    CallbackResult& result = results[i];
-    auto found = payments.find(m.payment_id);
-    if (found == payments.end()) {
-      result.effect = CallbackEffect::kNotFound;
-      continue;
-    }
-    Touched& touched = found->second;
-    const Payment current = touched.ledger.payment;
-    result.payment = current;
-    if (CallbackMismatches(m, current)) {
-      anomalies.Add({"callback_amount_mismatch", current.payment_id, current.order_id,
-                     m.provider_txn_id, CallbackMismatchDetail(m, current)});
-      result.effect = CallbackEffect::kMismatch;
-      continue;
-    }
-    if (!seen_events.emplace(m.provider, m.event_id).second) {
-      result.effect = CallbackEffect::kDuplicate;
-      continue;
-    }
-    const EvidencePlan plan = PlanEvidence(touched.ledger, CallbackEvidence(m), m.event_id);
-    if (plan.emits_event) {
-      touched.ledger = plan.after;
-      touched.changed = true;
-      touched.live = plan.live;
-      const Payment& after = plan.after.payment;
-      outbox_text.Add({outbox_event_ids[i], after.payment_id, after.order_id,
-                       std::string(ToString(after.status))});
-      outbox_amounts.push_back(after.amount_minor);
-      outbox_currency.Add({after.currency});
-      outbox_occurred.push_back(m.occurred_at_unix_ms);
-    }
-    if (plan.history) {
-      const HistoryEntry& h = *plan.history;
-      history.Add({current.payment_id, h.source, h.old_status, h.new_status, h.event_id, h.detail});
-    }
-    for (const AnomalyEntry& a : plan.anomalies) {
-      anomalies.Add({a.kind, current.payment_id, current.order_id, a.provider_txn_id, a.detail});
-    }
-    result.effect = EffectOf(plan.transition.kind);
-    result.payment = touched.ledger.payment;
-    accepted.Add({m.provider, m.event_id, m.payment_id, m.provider_txn_id,
-                  std::string(ToString(*m.status)), OutcomeName(result.effect)});
-  }
+  // 4. Decide, callback by callback in arrival order (the domain's planner).
+  CallbacksPlan plan = PlanCallbacks(callbacks, outbox_event_ids, std::move(facts));
 
   // 5. Write it all in one statement.
-  TextColumns updates(4);
+  TextColumns updates(4), history(6), anomalies(5), recorded(6);
+  TextColumns outbox_text(4), outbox_currency(1);
+  std::vector<int64_t> outbox_amounts, outbox_occurred;
   std::vector<int> ranks;
   std::vector<bool> lives, late;
-  for (const auto& [id, touched] : payments) {
-    if (!touched.changed) continue;
-    const Payment& p = touched.ledger.payment;
+  for (const auto& [id, update] : plan.updates) {
+    const Payment& p = update.ledger.payment;
     updates.Add({id, std::string(ToString(p.status)), p.provider_txn_id, p.failure_reason});
-    ranks.push_back(static_cast<int>(touched.ledger.rank));
-    lives.push_back(touched.live);
+    ranks.push_back(static_cast<int>(update.ledger.rank));
+    lives.push_back(update.live);
     late.push_back(p.late_success);
   }
+  for (const auto& h : plan.history) {
+    history.Add({h.payment_id, h.entry.source, h.entry.old_status, h.entry.new_status,
+                 h.entry.event_id, h.entry.detail});
+  }
+  for (const auto& a : plan.anomalies) {
+    anomalies.Add({a.kind, a.payment_id, a.order_id, a.provider_txn_id, a.detail});
+  }
+  for (const auto& o : plan.outbox) {
+    outbox_text.Add({o.event_id, o.payment.payment_id, o.payment.order_id,
+                     std::string(ToString(o.payment.status))});
+    outbox_amounts.push_back(o.payment.amount_minor);
+    outbox_currency.Add({o.payment.currency});
+    outbox_occurred.push_back(o.occurred_at_unix_ms);
+  }
+  for (const auto& c : plan.recorded) {
+    recorded.Add({c.provider, c.event_id, c.payment_id, c.provider_txn_id, c.status, c.outcome});
+  }
   // A batch of duplicates and rejections writes nothing but its nonces.
-  if (updates.empty() && history.empty() && anomalies.empty() && accepted.empty()) return results;
+  if (updates.empty() && history.empty() && anomalies.empty() && recorded.empty()) {
+    return std::move(plan.results);
+  }
   std::map<std::string, int64_t> updated_at;
   for (const auto& r :
        Exec(tx, kWriteBatch, updates[0], updates[1], updates[2], updates[3], PgArrayLiteral(ranks),
@@ -554,17 +429,17 @@ absl::StatusOr<std::vector<CallbackResult>> PgPaymentStore::ApplyCallbackBatch(
             history[3], history[4], history[5], outbox_text[0], outbox_text[1], outbox_text[2],
             outbox_text[3], PgArrayLiteral(outbox_amounts), outbox_currency[0],
             PgArrayLiteral(outbox_occurred), anomalies[0], anomalies[1], anomalies[2], anomalies[3],
-            anomalies[4], accepted[0], accepted[1], accepted[2], accepted[3], accepted[4],
-            accepted[5])) {
+            anomalies[4], recorded[0], recorded[1], recorded[2], recorded[3], recorded[4],
+            recorded[5])) {
     updated_at[r[0].as<std::string>()] = r[1].as<int64_t>();
   }
-  for (auto& result : results) {
+  for (auto& result : plan.results) {
     if (result.effect == CallbackEffect::kApplied) {
       result.payment.updated_at_us = updated_at[result.payment.payment_id];
     }
   }
-  appended_outbox = !outbox_amounts.empty();
-  return results;
+  appended_outbox = !plan.outbox.empty();
+  return std::move(plan.results);
 }
 
 absl::StatusOr<Payment> PgPaymentStore::MarkRefunded(const std::string& payment_id,

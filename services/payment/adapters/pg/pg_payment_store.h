@@ -36,6 +36,9 @@ class PgPaymentStore final : public PaymentStore {
   absl::StatusOr<int64_t> SweepExpired() override;
 
  private:
+  // The callbacks in `tx`, decided by PlanCallbacks and written in one
+  // statement (ApplyCallback is a batch of one); outbox_event_ids[i] names
+  // the event callback i would emit.
   absl::StatusOr<std::vector<CallbackResult>> ApplyCallbackBatch(
       pqxx::work& tx, const std::vector<CallbackMessage>& callbacks,
       const std::vector<std::string>& outbox_event_ids, bool& appended_outbox);
