@@ -506,7 +506,8 @@ class Storm {
   // work, and the provider's captures agree with the ledger.
   bool WaitForQuiescence() {
     Say("waiting for quiescence (at most " + std::to_string(o_.quiesce_timeout_s) + " s)");
-    const auto deadline = Clock::now() + seconds(o_.quiesce_timeout_s);
+    const auto quiesce_start = Clock::now();
+    const auto deadline = quiesce_start + seconds(o_.quiesce_timeout_s);
     // Not before the last late capture has appeared and the statement
     // (settlement lag 10 s, interval 5 s) could have shown it.
     const auto last_press = Clock::time_point(Clock::duration(last_press_at_.load()));
@@ -535,10 +536,12 @@ class Storm {
             "AND o.delivered_at IS NOT NULL) AND order_confirmed_at IS NULL");
         last = "pending payments " + pending + ", undelivered events " + undelivered +
                ", open refund work " + open + ", unconfirmed successes " + unconfirmed;
-        if (pending == "0" && undelivered == "0" && open == "0" && unconfirmed == "0" &&
-            ProviderAgrees()) {
-          Say("quiet: " + last);
-          return true;
+        if (pending == "0" && undelivered == "0" && open == "0" && unconfirmed == "0") {
+          if (ProviderAgrees()) {
+            Say("quiet after " + std::to_string(Elapsed(quiesce_start)) + " s: " + last);
+            return true;
+          }
+          last += ", but the provider's money and the ledgers disagree";
         }
       } catch (const std::exception& e) {
         last = e.what();
@@ -549,14 +552,38 @@ class Storm {
     return false;
   }
 
-  // Every order holds at most one standing capture at the provider.
+  // The provider's money and the ledgers have converged: every order holds
+  // at most one standing capture, no order still PENDING_PAYMENT holds one,
+  // and no FAILED payment holds one. (A late capture that appeared after
+  // its payment failed is repaired by its callback or by the settlement
+  // statement, tens of seconds later; a system that never repairs it never
+  // quiets, and the report fails.)
   bool ProviderAgrees() {
     const auto truth = Truth();
     if (!truth.ok) return false;
     for (const auto& [order, standing] : truth.standing_per_order) {
       if (standing > 1) return false;
     }
+    for (const auto& r :
+         Rows("payment", "SELECT payment_id FROM payments WHERE status = 'FAILED'")) {
+      const auto it = truth.standing_per_payment.find(r);
+      if (it != truth.standing_per_payment.end() && it->second != 0) return false;
+    }
+    for (const auto& r :
+         Rows("order", "SELECT order_id FROM orders WHERE status = 'PENDING_PAYMENT'")) {
+      const auto it = truth.standing_per_order.find(r);
+      if (it != truth.standing_per_order.end() && it->second != 0) return false;
+    }
     return true;
+  }
+
+  // The first column of every row of `q`.
+  std::vector<std::string> Rows(const std::string& db, const std::string& q) {
+    pqxx::connection conn(servers_->Dsn(db));
+    pqxx::nontransaction tx(conn);
+    std::vector<std::string> out;
+    for (const auto& r : tx.exec(q)) out.push_back(r[0].as<std::string>());
+    return out;
   }
 
   struct ProviderTruth {
@@ -783,6 +810,7 @@ class Storm {
       if (it != truth.standing_per_payment.end() && it->second != 0) {
         c10.Violation("payment " + id + " FAILED while the provider holds " +
                       std::to_string(it->second) + " capture(s) of it");
+        if (c10.violations <= 3) Explain(id);
       }
     }
 
@@ -803,6 +831,48 @@ class Storm {
     checks.push_back(c9);
     checks.push_back(c10);
     return checks;
+  }
+
+  // Prints what both sides know of one payment, for a violation's reader.
+  void Explain(const std::string& payment_id) {
+    try {
+      Say("payment " + payment_id + ":\n  ledger: " +
+          Sql("payment",
+              "SELECT concat_ws(' ', status, provider_txn_id, failure_reason, 'late=' || "
+              "late_success, 'rank=' || evidence_rank, created_at, updated_at) FROM payments "
+              "WHERE payment_id = '" +
+                  payment_id + "'") +
+          "\n  history: " +
+          Sql("payment",
+              "SELECT string_agg(concat_ws(' ', at, source, old_status, '->', new_status, "
+              "event_id, detail), E'\n    ' ORDER BY at) FROM payment_history WHERE "
+              "payment_id = '" +
+                  payment_id + "'") +
+          "\n  anomalies: " +
+          Sql("payment",
+              "SELECT string_agg(concat_ws(' ', kind, status, provider_txn_id, detail), "
+              "E'\n    ') FROM anomalies WHERE payment_id = '" +
+                  payment_id + "'") +
+          "\n  callbacks: " +
+          Sql("payment",
+              "SELECT string_agg(concat_ws(' ', received_at, event_id, provider_txn_id, status, "
+              "outcome), E'\n    ') FROM provider_callbacks WHERE payment_id = '" +
+                  payment_id + "'") +
+          "\n  provider: " +
+          Sql("provider",
+              "SELECT string_agg(concat_ws(' ', provider_txn_id, status, amount_minor, "
+              "captured_at, refunded_at), E'\n    ') FROM captures WHERE merchant_payment_id = '" +
+                  payment_id + "'") +
+          "\n  provider callbacks: " +
+          Sql("provider",
+              "SELECT string_agg(concat_ws(' ', cb.event_id, cb.status, 'dropped=' || cb.dropped, "
+              "'attempts=' || cb.attempts, 'acked=' || cb.acked_at, 'given_up=' || cb.given_up_at, "
+              "cb.last_result, cb.last_error), E'\n    ') FROM callbacks cb JOIN "
+              "captures c USING (provider_txn_id) WHERE c.merchant_payment_id = '" +
+                  payment_id + "'"));
+    } catch (const std::exception& e) {
+      Say("payment " + payment_id + ": cannot explain: " + e.what());
+    }
   }
 
   int Report(const std::vector<Check>& checks, bool quiet) {
