@@ -272,6 +272,7 @@ TEST(CompareLine, Table) {
   const LedgerPayment pending{"p1", PaymentStatus::kPending, "", 500, "EUR", {}};
   const LedgerPayment refunded{"p1", PaymentStatus::kRefunded, "t1", 500, "EUR", {}};
   const LedgerPayment extra_refunded{"p1", PaymentStatus::kSucceeded, "t1", 500, "EUR", {"t2"}};
+  const LedgerPayment failed{"p1", PaymentStatus::kFailed, "", 500, "EUR", {}};
   struct Row {
     const char* name;
     StatementLine line;
@@ -292,6 +293,20 @@ TEST(CompareLine, Table) {
        {false, "t1", "p1", 500, "USD"},
        succeeded,
        {"settlement_amount_mismatch"}},
+      // Issue 12 (found by the storm): a late capture of another amount for a
+      // payment that failed as "not found" must be refunded, not only shown.
+      {"capture of another amount for a failed payment",
+       {false, "t1", "p1", 375, "EUR"},
+       failed,
+       {"capture_amount_mismatch"}},
+      {"second capture of another amount",
+       {false, "t2", "p1", 625, "EUR"},
+       succeeded,
+       {"capture_amount_mismatch"}},
+      {"second capture of another amount, refunded already",
+       {false, "t2", "p1", 625, "EUR"},
+       extra_refunded,
+       {}},
       {"we missed the capture",
        {false, "t1", "p1", 500, "EUR"},
        pending,

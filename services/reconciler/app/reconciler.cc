@@ -335,8 +335,9 @@ absl::StatusOr<PassReport> Reconciler::CompareSettlement() {
         } else {
           // Extra money is refunded by RefundExtraCaptures (OPEN); the rest,
           // capture_missing_at_provider above all, needs a person.
-          store_.RecordDiscrepancy(d, d.kind == "duplicate_capture" ? "OPEN" : "NEEDS_REVIEW")
-              .IgnoreError();
+          const bool refundable =
+              d.kind == "duplicate_capture" || d.kind == "capture_amount_mismatch";
+          store_.RecordDiscrepancy(d, refundable ? "OPEN" : "NEEDS_REVIEW").IgnoreError();
         }
       }
       return store_.SetCursor("settlement", to);

@@ -178,16 +178,27 @@ std::vector<Discrepancy> CompareLine(const StatementLine& line,
          std::string(line.refund ? "refund" : "capture") + " for a payment we do not know", false});
     return out;
   }
+  const bool extra_refunded =
+      std::find(ours->refunded_extra_captures.begin(), ours->refunded_extra_captures.end(),
+                line.provider_txn_id) != ours->refunded_extra_captures.end();
   if (line.amount_minor != ours->amount_minor || line.currency != ours->currency) {
-    out.push_back({"settlement_amount_mismatch", ours->payment_id, line.provider_txn_id,
+    // A capture of another amount that is not the payment's own (the payment
+    // FAILED, or succeeded with another capture) can never pay for anything:
+    // the refund pass returns it (capture_amount_mismatch). A mismatch on the
+    // payment's own capture contradicts what we recorded: a person looks.
+    const bool settled =
+        ours->status == PaymentStatus::kSucceeded || ours->status == PaymentStatus::kRefunded;
+    // An extra capture we refunded ourselves (and its refund line) is known.
+    if (extra_refunded) return out;
+    const bool stray = !line.refund && (ours->status == PaymentStatus::kFailed ||
+                                        (settled && ours->provider_txn_id != line.provider_txn_id));
+    out.push_back({stray ? "capture_amount_mismatch" : "settlement_amount_mismatch",
+                   ours->payment_id, line.provider_txn_id,
                    "statement says " + std::to_string(line.amount_minor) + " " + line.currency +
                        ", ledger says " + std::to_string(ours->amount_minor) + " " + ours->currency,
                    false});
     return out;
   }
-  const bool extra_refunded =
-      std::find(ours->refunded_extra_captures.begin(), ours->refunded_extra_captures.end(),
-                line.provider_txn_id) != ours->refunded_extra_captures.end();
   if (!line.refund) {
     if (ours->status == PaymentStatus::kPending || ours->status == PaymentStatus::kFailed) {
       out.push_back({"capture_missing_on_our_side", ours->payment_id, line.provider_txn_id,
