@@ -553,11 +553,11 @@ class Storm {
   }
 
   // The provider's money and the ledgers have converged: every order holds
-  // at most one standing capture, no order still PENDING_PAYMENT holds one,
-  // and no FAILED payment holds one. (A late capture that appeared after
-  // its payment failed is repaired by its callback or by the settlement
-  // statement, tens of seconds later; a system that never repairs it never
-  // quiets, and the report fails.)
+  // at most one standing capture, no order that is not PAID holds one, and
+  // no FAILED payment holds one. (A late capture that appeared after its
+  // payment failed or its order was cancelled is repaired by its callback or
+  // by the settlement statement, tens of seconds later; a system that never
+  // repairs it never quiets within the timeout, and the report fails.)
   bool ProviderAgrees() {
     const auto truth = Truth();
     if (!truth.ok) return false;
@@ -569,8 +569,8 @@ class Storm {
       const auto it = truth.standing_per_payment.find(r);
       if (it != truth.standing_per_payment.end() && it->second != 0) return false;
     }
-    for (const auto& r :
-         Rows("order", "SELECT order_id FROM orders WHERE status = 'PENDING_PAYMENT'")) {
+    // Orders not PAID (pending or cancelled) hold nothing.
+    for (const auto& r : Rows("order", "SELECT order_id FROM orders WHERE status <> 'PAID'")) {
       const auto it = truth.standing_per_order.find(r);
       if (it != truth.standing_per_order.end() && it->second != 0) return false;
     }
@@ -783,6 +783,7 @@ class Storm {
         if (standing != 0) {
           c8.Violation("order " + id + " CANCELLED with " + std::to_string(standing) +
                        " standing capture(s) at the provider");
+          if (c8.violations <= 3) ExplainOrder(id);
         }
       } else if (order.status == "PAID") {
         ++c9.checked;
@@ -831,6 +832,24 @@ class Storm {
     checks.push_back(c9);
     checks.push_back(c10);
     return checks;
+  }
+
+  // Explains every payment of an order, after its timeline.
+  void ExplainOrder(const std::string& order_id) {
+    try {
+      Say("order " + order_id + " timeline: " +
+          Sql("order",
+              "SELECT string_agg(concat_ws(' ', at, source, kind, old_status, '->', new_status, "
+              "payment_id, outcome, payment_status, detail), E'\n    ' ORDER BY entry_id) FROM "
+              "order_timeline WHERE order_id = '" +
+                  order_id + "'"));
+      for (const auto& p :
+           Rows("payment", "SELECT payment_id FROM payments WHERE order_id = '" + order_id + "'")) {
+        Explain(p);
+      }
+    } catch (const std::exception& e) {
+      Say("order " + order_id + ": cannot explain: " + e.what());
+    }
   }
 
   // Prints what both sides know of one payment, for a violation's reader.
