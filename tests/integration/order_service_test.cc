@@ -488,6 +488,21 @@ TEST_F(OrderServiceTest, TimelineListsEveryChangeAndEventOldestFirst) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// PaymentEventInput for `order`, as the relay would send it.
+PaymentEventInput EventFor(const std::string& order_id, const std::string& event_id,
+                           const std::string& payment_id, PaymentResult result,
+                           int64_t amount_minor = 1999) {
+  PaymentEventInput e;
+  e.event_id = event_id;
+  e.order_id = order_id;
+  e.facts.payment_id = payment_id;
+  e.facts.result = result;
+  e.facts.amount_minor = amount_minor;
+  e.facts.currency = "EUR";
+  e.source = "relay";
+  return e;
+}
+
 // Issue 12, defect 9: every redelivery used to add a timeline row, without
 // bound; now one DUPLICATE entry counts them, and the timeline is paged.
 TEST_F(OrderServiceTest, TimelineCountsRedeliveriesInOneEntryAndIsPaged) {
@@ -495,14 +510,8 @@ TEST_F(OrderServiceTest, TimelineCountsRedeliveriesInOneEntryAndIsPaged) {
   const auto success = Success(o, "pay-1");
   pb::ApplyPaymentEventResponse r;
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(Apply(success, &r).ok());  // 1 applied + 5 again
-  PaymentEventInput again;
-  again.event_id = success.event_id();
-  again.order_id = o.order_id();
-  again.facts.payment_id = "pay-1";
-  again.facts.result = PaymentResult::kSucceeded;
-  again.facts.amount_minor = o.amount_minor();
-  again.facts.currency = o.currency();
-  again.source = "relay";
+  const PaymentEventInput again =
+      EventFor(o.order_id(), success.event_id(), "pay-1", PaymentResult::kSucceeded);
   for (const auto& result : store_->ApplyPaymentEvents({again, again, again})) {
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->outcome, ApplyOutcome::kDuplicate);
@@ -563,21 +572,6 @@ TEST_F(OrderServiceTest, TimelineCountsRedeliveriesInOneEntryAndIsPaged) {
               grpc::StatusCode::INVALID_ARGUMENT)
         << c.name;
   }
-}
-
-// PaymentEventInput for `order`, as the relay would send it.
-PaymentEventInput EventFor(const std::string& order_id, const std::string& event_id,
-                           const std::string& payment_id, PaymentResult result,
-                           int64_t amount_minor = 1999) {
-  PaymentEventInput e;
-  e.event_id = event_id;
-  e.order_id = order_id;
-  e.facts.payment_id = payment_id;
-  e.facts.result = result;
-  e.facts.amount_minor = amount_minor;
-  e.facts.currency = "EUR";
-  e.source = "relay";
-  return e;
 }
 
 // What a batch left behind for one order: each result, the order's row and

@@ -421,12 +421,19 @@ class Storm {
       ctx.set_deadline(DeadlineAfter(seconds(5)));
       return orders_->CancelOrder(&ctx, cancel, &out);
     });
+    Tally("CancelOrder", s, cancels_done_, cancels_refused_);
+  }
+
+  // Counts a customer's call: done, refused (FAILED_PRECONDITION, a normal
+  // answer), or given up.
+  void Tally(const std::string& call, const grpc::Status& s, std::atomic<int64_t>& done,
+             std::atomic<int64_t>& refused) {
     if (s.ok()) {
-      ++cancels_done_;
+      ++done;
     } else if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-      ++cancels_refused_;
+      ++refused;
     } else {
-      GaveUp("CancelOrder", s);
+      GaveUp(call, s);
     }
   }
 
@@ -441,13 +448,7 @@ class Storm {
       ctx.set_deadline(DeadlineAfter(seconds(10)));
       return payments_->RefundPayment(&ctx, refund, &out);
     });
-    if (s.ok()) {
-      ++refunds_done_;
-    } else if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-      ++refunds_refused_;
-    } else {
-      GaveUp("RefundPayment", s);
-    }
+    Tally("RefundPayment", s, refunds_done_, refunds_refused_);
   }
 
   void GaveUp(const std::string& call, const grpc::Status& s) {

@@ -1,5 +1,6 @@
 #include "services/order/domain/payment_event_plan.h"
 
+#include <set>
 #include <utility>
 
 namespace payonce::order {
@@ -53,7 +54,7 @@ PaymentEventsPlan PlanPaymentEvents(
     std::map<std::string, std::optional<ApplyOutcome>> first_outcomes,
     const std::vector<PaymentEventInput>& events) {
   PaymentEventsPlan plan;
-  std::map<std::string, bool> moved;  // order_id -> moved by this batch
+  std::set<std::string> moved;  // orders moved by this batch
   // (order_id, event_id) -> its DUPLICATE record in plan.timeline
   std::map<std::pair<std::string, std::string>, size_t> duplicate_record;
   for (const auto& e : events) {
@@ -84,7 +85,7 @@ PaymentEventsPlan PlanPaymentEvents(
         order.paid_payment_id =
             *decision.new_status == OrderStatus::kPaid ? e.facts.payment_id : "";
         if (*decision.new_status == OrderStatus::kCancelled) order.cancel_reason = decision.detail;
-        moved[e.order_id] = true;
+        moved.insert(e.order_id);
       }
       planned.outcome = decision.outcome;
       first_outcomes.emplace(e.event_id, decision.outcome);
@@ -98,7 +99,7 @@ PaymentEventsPlan PlanPaymentEvents(
     planned.order_moved = moved.count(e.order_id) > 0;
     plan.events.push_back(std::move(planned));
   }
-  for (const auto& [order_id, unused] : moved) plan.moved_orders.push_back(orders.at(order_id));
+  for (const auto& order_id : moved) plan.moved_orders.push_back(orders.at(order_id));
   return plan;
 }
 
