@@ -60,7 +60,8 @@ void AddRelaySettings(payonce::ConfigParser& p, RelaySettings& s) {
   p.Int("PAYONCE_RELAY_BACKOFF_MAX_MS", &s.backoff_max_ms, 1, 86400000,
         "Upper bound of the retry backoff");
   p.Int("PAYONCE_RELAY_MAX_ATTEMPTS", &s.max_attempts, 1, 1000,
-        "Attempts after which a failing row is dead-lettered");
+        "Failed attempts after which a row is dead-lettered (attempts that found the order "
+        "service unreachable do not count)");
   p.Int("PAYONCE_RELAY_TARGET_DOWN_RETRY_MS", &s.target_down_retry_ms, 10, 600000,
         "Retry pace while the order service is unreachable (such rows never dead-letter)");
   p.Int("PAYONCE_RELAY_STATS_INTERVAL_MS", &s.stats_interval_ms, 100, 3600000,

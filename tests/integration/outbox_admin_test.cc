@@ -114,7 +114,8 @@ class OutboxAdminTest : public ::testing::Test {
   // A dead letter that gave up `seconds_ago`.
   static std::string InsertDeadLetter(int seconds_ago, const std::string& order_id = "ord-dead") {
     return InsertEvent(order_id,
-                       "attempts = 20, last_error = 'UNAVAILABLE: order service down', "
+                       "attempts = 20, failures = 20, "
+                       "last_error = 'DEADLINE_EXCEEDED: order service too slow', "
                        "dead_lettered_at = now() - interval '" +
                            std::to_string(seconds_ago) + " seconds'");
   }
@@ -181,7 +182,7 @@ TEST_F(OutboxAdminTest, ListsDeadLettersNewestFirstWithAttemptsAndLastError) {
   EXPECT_EQ(e.amount_minor(), 1999);
   EXPECT_EQ(e.currency(), "EUR");
   EXPECT_EQ(e.attempts(), 20);
-  EXPECT_EQ(e.last_error(), "UNAVAILABLE: order service down");
+  EXPECT_EQ(e.last_error(), "DEADLINE_EXCEEDED: order service too slow");
   EXPECT_TRUE(e.has_dead_lettered_at());
   EXPECT_TRUE(e.has_created_at());
   EXPECT_TRUE(e.has_next_attempt_at());
@@ -241,12 +242,14 @@ TEST_F(OutboxAdminTest, RetryPutsADeadLetterBackInLineAndWakesTheRelay) {
   EXPECT_FALSE(retried.has_dead_lettered_at());
   EXPECT_EQ(retried.attempts(), 0);
   // The last error stays as evidence of why the relay had given up.
-  EXPECT_EQ(retried.last_error(), "UNAVAILABLE: order service down");
+  EXPECT_EQ(retried.last_error(), "DEADLINE_EXCEEDED: order service too slow");
   EXPECT_LE(
       TimeUtil::TimestampToMilliseconds(retried.next_attempt_at()),
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
-  EXPECT_EQ(Query("SELECT dead_lettered_at IS NULL AND attempts = 0 AND next_attempt_at <= now() "
+  // A full budget again: its next failure does not dead-letter it at once.
+  EXPECT_EQ(Query("SELECT dead_lettered_at IS NULL AND attempts = 0 AND failures = 0 AND "
+                  "next_attempt_at <= now() "
                   "FROM outbox WHERE event_id = '" +
                   e + "'"),
             "t");

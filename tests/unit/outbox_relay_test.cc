@@ -117,9 +117,10 @@ TEST(ClassifyDeliveryError, OnlyARefusedEventIsPermanent) {
 TEST(DecideAfterFailure, RetriesATransientErrorAfterTheJitteredBackoff) {
   ScriptedRandom random({150});
   const FailureDecision d =
-      DecideAfterFailure(Defaults(), 3, absl::StatusCode::kDeadlineExceeded, random);
+      DecideAfterFailure(Defaults(), 2, absl::StatusCode::kDeadlineExceeded, random);
   EXPECT_FALSE(d.dead_letter);
   EXPECT_EQ(d.retry_after, milliseconds(150));
+  EXPECT_EQ(d.failures, 3);
   ASSERT_EQ(random.asked.size(), 1u);
   EXPECT_EQ(random.asked[0], (std::pair<int64_t, int64_t>{0, 800}));
 }
@@ -128,13 +129,14 @@ TEST(ClassifyDeliveryError, UnavailableMeansTheTargetIsDown) {
   EXPECT_EQ(ClassifyDeliveryError(absl::StatusCode::kUnavailable), DeliveryErrorClass::kTargetDown);
 }
 
-TEST(DecideAfterFailure, TargetDownRetriesSoonAndNeverDeadLetters) {
-  for (int attempts : {1, 5, 20, 1000}) {
+TEST(DecideAfterFailure, TargetDownRetriesSoonNeverDeadLettersAndCountsNoFailure) {
+  for (int earlier : {0, 5, 19, 1000}) {
     ScriptedRandom random({700});
     const FailureDecision d =
-        DecideAfterFailure(Defaults(), attempts, absl::StatusCode::kUnavailable, random);
-    EXPECT_FALSE(d.dead_letter) << attempts;
-    EXPECT_EQ(d.retry_after, milliseconds(700)) << attempts;
+        DecideAfterFailure(Defaults(), earlier, absl::StatusCode::kUnavailable, random);
+    EXPECT_FALSE(d.dead_letter) << earlier;
+    EXPECT_EQ(d.retry_after, milliseconds(700)) << earlier;
+    EXPECT_EQ(d.failures, earlier);
     ASSERT_EQ(random.asked.size(), 1u);
     EXPECT_EQ(random.asked[0], (std::pair<int64_t, int64_t>{500, 1000}));
   }
@@ -143,18 +145,38 @@ TEST(DecideAfterFailure, TargetDownRetriesSoonAndNeverDeadLetters) {
 TEST(DecideAfterFailure, DeadLettersAtTheLastAttempt) {
   ScriptedRandom random;
   EXPECT_FALSE(
-      DecideAfterFailure(Defaults(), 19, absl::StatusCode::kDeadlineExceeded, random).dead_letter);
+      DecideAfterFailure(Defaults(), 18, absl::StatusCode::kDeadlineExceeded, random).dead_letter);
   const FailureDecision d =
-      DecideAfterFailure(Defaults(), 20, absl::StatusCode::kDeadlineExceeded, random);
+      DecideAfterFailure(Defaults(), 19, absl::StatusCode::kDeadlineExceeded, random);
   EXPECT_TRUE(d.dead_letter);
   EXPECT_EQ(d.retry_after, milliseconds(0));
+  EXPECT_EQ(d.failures, 20);
+}
+
+TEST(DecideAfterFailure, TheFirstFailureAfterAnOutageBacksOffTheFirstStep) {
+  // However many attempts found the order service unreachable, they counted
+  // nothing: the next timeout is failure 1, backoff ceiling backoff_base.
+  ScriptedRandom random;
+  int failures = 0;
+  for (int i = 0; i < 50; ++i) {
+    failures =
+        DecideAfterFailure(Defaults(), failures, absl::StatusCode::kUnavailable, random).failures;
+  }
+  random.asked.clear();
+  const FailureDecision d =
+      DecideAfterFailure(Defaults(), failures, absl::StatusCode::kDeadlineExceeded, random);
+  EXPECT_FALSE(d.dead_letter);
+  EXPECT_EQ(d.failures, 1);
+  ASSERT_EQ(random.asked.size(), 1u);
+  EXPECT_EQ(random.asked[0], (std::pair<int64_t, int64_t>{0, 200}));
 }
 
 TEST(DecideAfterFailure, DeadLettersARefusedEventAtOnce) {
   ScriptedRandom random;
   const FailureDecision d =
-      DecideAfterFailure(Defaults(), 1, absl::StatusCode::kInvalidArgument, random);
+      DecideAfterFailure(Defaults(), 0, absl::StatusCode::kInvalidArgument, random);
   EXPECT_TRUE(d.dead_letter);
+  EXPECT_EQ(d.failures, 1);
   EXPECT_TRUE(random.asked.empty());
 }
 

@@ -62,9 +62,9 @@ absl::StatusOr<RelayPass> OutboxRelay::RunOnce() {
     } else {
       const absl::Status& error = results[i]->status();
       const FailureDecision decision =
-          DecideAfterFailure(options_.retry, row.attempts, error.code(), random_);
+          DecideAfterFailure(options_.retry, row.failures, error.code(), random_);
       failed.push_back({row.seq, row.attempts, DescribeDeliveryError(error), decision.dead_letter,
-                        decision.retry_after});
+                        decision.retry_after, decision.failures});
       failed_rows.push_back(&row);
     }
   }

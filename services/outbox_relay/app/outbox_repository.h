@@ -36,6 +36,8 @@ struct FailedAttempt {
   std::string error;
   bool dead_letter = false;
   std::chrono::milliseconds retry_after{0};
+  // The row's counted failures, this one included (FailureDecision).
+  int failures = 0;
 };
 
 // How far behind the relay is.

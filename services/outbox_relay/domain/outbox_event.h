@@ -31,6 +31,9 @@ struct OutboxRow {
   int64_t created_at_us = 0;
   // Attempts including the one this lease is for (1 on the first delivery).
   int attempts = 0;
+  // Earlier failed attempts that count toward backoff and dead letter (not
+  // those that found the order service unreachable).
+  int failures = 0;
 };
 
 // What OrderService.ApplyPaymentEvent decided about a delivered event. A

@@ -47,17 +47,18 @@ DeliveryErrorClass ClassifyDeliveryError(absl::StatusCode code) {
   }
 }
 
-FailureDecision DecideAfterFailure(const RetryPolicy& policy, int attempts, absl::StatusCode code,
-                                   RandomSource& random) {
+FailureDecision DecideAfterFailure(const RetryPolicy& policy, int earlier_failures,
+                                   absl::StatusCode code, RandomSource& random) {
   const DeliveryErrorClass kind = ClassifyDeliveryError(code);
   if (kind == DeliveryErrorClass::kTargetDown) {
     const int64_t full = policy.target_down_retry.count();
-    return {false, std::chrono::milliseconds(random.UniformInt(full / 2, full))};
+    return {false, std::chrono::milliseconds(random.UniformInt(full / 2, full)), earlier_failures};
   }
-  if (kind == DeliveryErrorClass::kPermanent || ShouldDeadLetter(policy, attempts)) {
-    return {true, std::chrono::milliseconds(0)};
+  const int failures = earlier_failures + 1;
+  if (kind == DeliveryErrorClass::kPermanent || ShouldDeadLetter(policy, failures)) {
+    return {true, std::chrono::milliseconds(0), failures};
   }
-  return {false, BackoffDelay(policy, attempts, random)};
+  return {false, BackoffDelay(policy, failures, random), failures};
 }
 
 std::string DescribeDeliveryError(const absl::Status& error) {

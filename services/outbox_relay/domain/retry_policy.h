@@ -37,7 +37,8 @@ struct RetryPolicy {
   std::chrono::milliseconds backoff_base{200};
   // Upper bound of every backoff ceiling.
   std::chrono::milliseconds backoff_max{60000};
-  // A row whose attempts reach this many is dead-lettered on failure.
+  // A row whose counted failures (see FailureDecision::failures) reach this
+  // many is dead-lettered.
   int max_attempts = 20;
   // While the order service is unreachable (UNAVAILABLE) rows are retried
   // this often (with jitter) and never dead-lettered: the events are fine,
@@ -45,7 +46,7 @@ struct RetryPolicy {
   std::chrono::milliseconds target_down_retry{1000};
 };
 
-// The longest wait after the `attempt`-th failed attempt (1-based):
+// The longest wait after the `attempt`-th counted failure (1-based):
 // backoff_base * 2^(attempt-1), capped at backoff_max.
 std::chrono::milliseconds BackoffCeiling(const RetryPolicy& policy, int attempt);
 
@@ -54,7 +55,7 @@ std::chrono::milliseconds BackoffCeiling(const RetryPolicy& policy, int attempt)
 std::chrono::milliseconds BackoffDelay(const RetryPolicy& policy, int attempt,
                                        RandomSource& random);
 
-// Whether a row that has now failed `attempts` times is given up on.
+// Whether a row with `attempts` counted failures is given up on.
 bool ShouldDeadLetter(const RetryPolicy& policy, int attempts);
 
 // How a failed ApplyPaymentEvent call is treated.
@@ -78,13 +79,19 @@ struct FailureDecision {
   bool dead_letter = false;
   // The wait before the next attempt (zero when dead-lettered).
   std::chrono::milliseconds retry_after{0};
+  // The row's counted failures, this attempt included: every failure but
+  // those of an unreachable target, which is no fault of the event (an outage
+  // neither lengthens the backoff after it nor uses up the attempts).
+  int failures = 0;
 };
 
-// Dead letter for a permanent error or when `attempts` reached max_attempts;
-// a retry after [target_down_retry/2, target_down_retry] when the target is
-// down; otherwise a retry after BackoffDelay(attempts).
-FailureDecision DecideAfterFailure(const RetryPolicy& policy, int attempts, absl::StatusCode code,
-                                   RandomSource& random);
+// `earlier_failures`: the row's counted failures before this attempt. Target
+// down: a retry after [target_down_retry/2, target_down_retry], nothing
+// counted, never a dead letter. Otherwise the failure counts: a dead letter
+// for a permanent error or when the count reaches max_attempts, else a retry
+// after BackoffDelay(count).
+FailureDecision DecideAfterFailure(const RetryPolicy& policy, int earlier_failures,
+                                   absl::StatusCode code, RandomSource& random);
 
 // The outbox.last_error text for a failed attempt: "<CODE>: message", e.g.
 // "UNAVAILABLE: connection refused", cut to at most kMaxErrorLength bytes.

@@ -39,7 +39,7 @@ RETURNING outbox.seq, outbox.event_id, outbox.payment_id, outbox.order_id, outbo
   outbox.amount_minor, outbox.currency,
   (extract(epoch FROM outbox.occurred_at) * 1000000)::bigint,
   (extract(epoch FROM outbox.created_at) * 1000000)::bigint,
-  outbox.attempts)sql"};
+  outbox.attempts, outbox.failures)sql"};
 
 // Marks acknowledged rows delivered (a delivered row is no dead letter, even
 // if another relay gave up on it meanwhile) and records a refund_required
@@ -64,11 +64,13 @@ SELECT seq, lag_seconds FROM delivered)sql"};
 constexpr PgStatement kRecordFailures{"pg_outbox_repository.record_failures", R"sql(
 UPDATE outbox o SET
   last_error = f.error,
+  failures = f.failures,
   next_attempt_at = CASE WHEN f.dead_letter THEN o.next_attempt_at
                          ELSE now() + f.retry_after_ms * interval '1 millisecond' END,
   dead_lettered_at = CASE WHEN f.dead_letter THEN now() END
-FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::boolean[], $5::bigint[])
-  AS f(seq, attempts, error, dead_letter, retry_after_ms)
+FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::boolean[], $5::bigint[],
+            $6::integer[])
+  AS f(seq, attempts, error, dead_letter, retry_after_ms, failures)
 WHERE o.seq = f.seq AND o.attempts = f.attempts
   AND o.delivered_at IS NULL AND o.dead_lettered_at IS NULL)sql"};
 
@@ -104,6 +106,7 @@ absl::StatusOr<std::vector<OutboxRow>> PgOutboxRepository::ClaimDue(
       row.occurred_at_us = r[7].as<int64_t>();
       row.created_at_us = r[8].as<int64_t>();
       row.attempts = r[9].as<int>();
+      row.failures = r[10].as<int>();
       rows.push_back(std::move(row));
     }
     std::sort(rows.begin(), rows.end(),
@@ -135,16 +138,19 @@ absl::Status PgOutboxRepository::RecordFailures(const std::vector<FailedAttempt>
   std::vector<std::string> errors;
   std::vector<bool> dead_letters;
   std::vector<int64_t> retry_after_ms;
+  std::vector<int> counted;
   for (const auto& f : failures) {
     seqs.push_back(f.seq);
     attempts.push_back(f.attempts);
     errors.push_back(f.error);
     dead_letters.push_back(f.dead_letter);
     retry_after_ms.push_back(f.retry_after.count());
+    counted.push_back(f.failures);
   }
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
     Exec(tx, kRecordFailures, PgArrayLiteral(seqs), PgArrayLiteral(attempts),
-         PgArrayLiteral(errors), PgArrayLiteral(dead_letters), PgArrayLiteral(retry_after_ms));
+         PgArrayLiteral(errors), PgArrayLiteral(dead_letters), PgArrayLiteral(retry_after_ms),
+         PgArrayLiteral(counted));
     return absl::OkStatus();
   });
 }

@@ -32,10 +32,12 @@ constexpr PgStatement kListDeadLetters{
     "     (timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3)) "
     "ORDER BY dead_lettered_at DESC, event_id DESC LIMIT $4"};
 
-// Keeps last_error as evidence of why the relay gave up.
+// A full budget of attempts again; keeps last_error as evidence of why the
+// relay gave up.
 constexpr PgStatement kRetryDeadLetter{
     "pg_outbox_admin_store.retry_dead_letter",
-    "UPDATE outbox SET dead_lettered_at = NULL, attempts = 0, next_attempt_at = now() "
+    "UPDATE outbox SET dead_lettered_at = NULL, attempts = 0, failures = 0, next_attempt_at = "
+    "now() "
     "WHERE event_id = $1 AND dead_lettered_at IS NOT NULL AND delivered_at IS NULL "
     "RETURNING " OUTBOX_COLUMNS};
 
