@@ -20,6 +20,7 @@ namespace {
 
 using testing::HttpGet;
 using testing::LocalServers;
+using testing::MetricSum;
 using testing::Stack;
 using testing::WaitUntil;
 namespace orderpb = payonce::order::v1;
@@ -448,14 +449,6 @@ std::string Output(const std::string& command) {
   return out;
 }
 
-// The value of one sample ("name{labels}") in a Prometheus text page; "" if absent.
-std::string Sample(const std::string& page, const std::string& sample) {
-  const auto at = page.find("\n" + sample + " ");
-  if (at == std::string::npos) return "";
-  const auto from = at + sample.size() + 2;
-  return page.substr(from, page.find('\n', from) - from);
-}
-
 TEST_F(ReconcilerTest, CaptureMissingAtTheProviderNeedsReviewAndIsNotRepaired) {
   Start({});
   // Both paid through their callbacks; then the provider "loses" one capture.
@@ -514,16 +507,16 @@ TEST_F(ReconcilerTest, CaptureMissingAtTheProviderNeedsReviewAndIsNotRepaired) {
 
   // The gauge shows it (set at the end of each pass).
   const std::string metrics_addr = stack_->reconciler(r).env().at("PAYONCE_METRICS_LISTEN_ADDR");
-  const std::string sample =
-      "payonce_reconciler_open_anomalies{kind=\"capture_missing_at_provider\"}";
+  const std::string gauge = "payonce_reconciler_open_anomalies";
+  const std::string kind = "kind=\"capture_missing_at_provider\"";
   std::string page;
   EXPECT_TRUE(WaitUntil(
       [&] {
         page = HttpGet(metrics_addr, "/metrics");
-        return Sample(page, sample) == "1";
+        return MetricSum(page, gauge, kind) == 1;
       },
       std::chrono::milliseconds(2 * kIntervalMs), std::chrono::milliseconds(100)))
-      << sample << " in:\n"
+      << gauge << "{" << kind << "} in:\n"
       << page;
 
   // And the operator's report names it, and only it.

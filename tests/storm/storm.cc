@@ -12,11 +12,6 @@
 // between the order service's commit and MarkDelivered (a failpoint of test
 // builds), waits for quiescence and prints a report. Exit code 1 on any
 // violation.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -29,7 +24,6 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -111,36 +105,6 @@ grpc::Status Retry(Call&& call, Clock::duration budget = seconds(90)) {
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, milliseconds(2000));
   }
-}
-
-// Scrapes one counter value (sum over label sets matching `filter`).
-double ScrapeMetric(const std::string& addr, const std::string& name, const std::string& filter) {
-  const auto colon = addr.rfind(':');
-  const int port = std::stoi(addr.substr(colon + 1));
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
-  const std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string body;
-  char buf[8192];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) body.append(buf, static_cast<size_t>(n));
-  close(fd);
-  double total = 0;
-  std::istringstream lines(body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(name, 0) != 0 || line.find(filter) == std::string::npos) continue;
-    total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
 }
 
 class Storm {
@@ -749,9 +713,9 @@ class Storm {
     }
     double rejected = 0;
     for (size_t i = 0; i < stack_->payment_replicas(); ++i) {
-      rejected +=
-          std::max(0.0, ScrapeMetric(stack_->payment(i).env().at("PAYONCE_METRICS_LISTEN_ADDR"),
-                                     "payonce_callbacks_total", "outcome=\"unauthenticated\""));
+      rejected += testing::MetricSum(
+          testing::HttpGet(stack_->payment(i).env().at("PAYONCE_METRICS_LISTEN_ADDR"), "/metrics"),
+          "payonce_callbacks_total", "outcome=\"unauthenticated\"");
     }
     if (c5.checked > 0 && rejected == 0 && o_.chaos) {
       // Replicas restarted by the chaos lose their counters; only flag when

@@ -293,4 +293,17 @@ std::string HttpGet(const std::string& addr, const std::string& path,
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
+double MetricSum(const std::string& page, const std::string& name, const std::string& filter) {
+  double total = 0;
+  std::istringstream lines(page);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    if (line[name.size()] != '{' && line[name.size()] != ' ') continue;
+    if (line.find(filter) == std::string::npos) continue;
+    total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
 }  // namespace payonce::testing

@@ -106,4 +106,9 @@ bool IsServing(const std::string& addr, const std::string& service = "");
 std::string HttpGet(const std::string& addr, const std::string& path,
                     std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
+// The sum of the samples of metric `name` in a Prometheus text `page` whose
+// line contains `filter` (e.g. "result=\"retry\""; "" = every sample); 0 if
+// none. `name` matches whole: "a_total" is not "a_total_bucket".
+double MetricSum(const std::string& page, const std::string& name, const std::string& filter = "");
+
 }  // namespace payonce::testing
