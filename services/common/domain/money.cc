@@ -22,7 +22,29 @@ constexpr std::array<std::string_view, 154> kIsoCodes = {
     "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VES", "VND",
     "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG", "ZWL"};
 
+// ISO-4217 codes whose minor unit is not two digits, sorted.
+constexpr std::array<std::string_view, 16> kNoMinorUnit = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+                                                           "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+                                                           "VUV", "XAF", "XOF", "XPF"};
+constexpr std::array<std::string_view, 7> kThreeMinorDigits = {"BHD", "IQD", "JOD", "KWD",
+                                                               "LYD", "OMR", "TND"};
+
+// A trillion major units.
+constexpr int64_t kMaxMajorUnits = 1'000'000'000'000;
+
 }  // namespace
+
+int MinorUnitDigits(std::string_view currency) {
+  if (std::binary_search(kNoMinorUnit.begin(), kNoMinorUnit.end(), currency)) return 0;
+  if (std::binary_search(kThreeMinorDigits.begin(), kThreeMinorDigits.end(), currency)) return 3;
+  return 2;
+}
+
+int64_t MaxAmountMinor(std::string_view currency) {
+  int64_t cap = kMaxMajorUnits;
+  for (int i = 0; i < MinorUnitDigits(currency); ++i) cap *= 10;
+  return cap;
+}
 
 bool IsIsoCurrency(std::string_view code) {
   if (code.size() != 3) return false;
@@ -37,16 +59,16 @@ absl::Status ValidateMoney(int64_t amount_minor, std::string_view currency) {
     return absl::InvalidArgumentError("amount_minor must be > 0 (integer minor units), got " +
                                       std::to_string(amount_minor));
   }
-  if (amount_minor > kMaxAmountMinor) {
-    return absl::InvalidArgumentError("amount_minor must be at most " +
-                                      std::to_string(kMaxAmountMinor) + ", got " +
-                                      std::to_string(amount_minor));
-  }
   if (!IsIsoCurrency(currency)) {
     return absl::InvalidArgumentError(
         "currency must be an ISO-4217 code of three upper-case "
         "letters, got \"" +
         std::string(currency) + "\"");
+  }
+  if (const int64_t cap = MaxAmountMinor(currency); amount_minor > cap) {
+    return absl::InvalidArgumentError("amount_minor must be at most " + std::to_string(cap) +
+                                      " in " + std::string(currency) + ", got " +
+                                      std::to_string(amount_minor));
   }
   return absl::OkStatus();
 }
