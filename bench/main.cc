@@ -5,6 +5,7 @@
 // on the same PostgreSQL (bench/pg_ceiling.sh). `payonce-bench --help`;
 // docs/benchmarks.md explains the method and records the results.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -13,7 +14,9 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -53,6 +56,8 @@ struct Options {
   int lag_timeout_s = 60;
   int call_timeout_ms = 10000;
   bool skip_duplicates = false;
+  // The nonce-table row: how long it runs (0 = not run).
+  int nonce_seconds = 0;
   std::string report_from;
   std::vector<std::string> compare;
   // An external stack.
@@ -154,6 +159,100 @@ void MergePeaks(std::map<std::string, MemoryPeak>& into,
   }
 }
 
+// The payment service's sweep interval as the bench set it (--env), else its
+// default.
+int64_t SweepIntervalMs(const Options& o) {
+  const std::string key = "PAYONCE_SWEEP_INTERVAL_MS=";
+  int64_t ms = 60000;
+  for (const auto& kv : o.env) {
+    if (kv.rfind(key, 0) == 0) ms = std::stoll(kv.substr(key.size()));
+  }
+  return ms;
+}
+
+// Whether callback_nonces stays bounded at the peak: a whole nonce TTL of
+// nonces at `peak_rate` is seeded already expired (what ten minutes at the
+// peak leave the sweep), then the same events are delivered again with fresh
+// nonces at `concurrency` in flight (each stores a nonce) for `seconds`,
+// while the table is sampled. Bounded when the sweep removes the seeded
+// backlog while nonces keep arriving at the peak: each sweep then removes
+// everything expired, and the table holds at most rate x (TTL + interval).
+json NonceTableRow(Scenarios& sc, std::vector<PreparedPayment>& payments, double peak_rate,
+                   int concurrency, int seconds, int64_t sweep_interval_ms) {
+  using Clock = std::chrono::steady_clock;
+  constexpr int64_t kNonceTtlS = 600;  // kNonceTtl, services/payment/domain/payment.h
+  const auto seeded = static_cast<int64_t>(peak_rate * kNonceTtlS);
+  Say("nonce table: seeding " + std::to_string(seeded) + " expired nonces (" + Fixed(peak_rate, 0) +
+      "/s for " + std::to_string(kNonceTtlS) + " s)");
+  sc.SeedExpiredNonces(seeded);
+
+  json samples = json::array();
+  std::atomic<bool> done{false};
+  const auto start = Clock::now();
+  auto sample = [&] {
+    const NonceTableSize n = sc.ReadNonceTable();
+    samples.push_back(
+        {std::chrono::duration<double>(Clock::now() - start).count(), n.rows, n.expired});
+  };
+  sample();
+  std::thread sampler([&] {
+    while (!done) {
+      for (int i = 0; i < 20 && !done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!done) sample();
+    }
+  });
+  size_t sent = 0;
+  std::map<std::string, size_t> errors;
+  while (!g_cancel && Clock::now() - start < std::chrono::seconds(seconds)) {
+    const CallbackRun run = sc.SendCallbacks(payments, concurrency, 0, true);
+    sent += run.load.ok;
+    for (const auto& [code, n] : run.load.errors) errors[code] += n;
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  done = true;
+  sampler.join();
+  sample();
+
+  int64_t rows_max = 0;
+  std::optional<double> drained_after_s;
+  double sweeping_s = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    rows_max = std::max(rows_max, samples[i][1].get<int64_t>());
+    if (!drained_after_s && samples[i][2].get<int64_t>() == 0) {
+      drained_after_s = samples[i][0].get<double>();
+    }
+    if (i > 0 && samples[i][2].get<int64_t>() < samples[i - 1][2].get<int64_t>()) {
+      sweeping_s += samples[i][0].get<double>() - samples[i - 1][0].get<double>();
+    }
+  }
+  const int64_t expired_start = samples.front()[2].get<int64_t>();
+  const int64_t expired_end = samples.back()[2].get<int64_t>();
+  const double rate = elapsed > 0 ? static_cast<double>(sent) / elapsed : 0;
+  json row;
+  row["seconds"] = elapsed;
+  row["concurrency"] = concurrency;
+  row["nonces_per_s"] = rate;
+  row["errors"] = errors;
+  row["seeded_expired"] = seeded;
+  row["sweep_interval_ms"] = sweep_interval_ms;
+  row["rows_start"] = samples.front()[1];
+  row["rows_max"] = rows_max;
+  row["rows_end"] = samples.back()[1];
+  row["expired_start"] = expired_start;
+  row["expired_end"] = expired_end;
+  row["drained_after_s"] = drained_after_s ? json(*drained_after_s) : json();
+  // Sampled every 2 s: the time in which the expired count fell, an upper
+  // bound of the time the sweep spent.
+  row["sweep_rows_per_s"] =
+      sweeping_s > 0 ? static_cast<double>(expired_start - expired_end) / sweeping_s : 0.0;
+  row["steady_bound_rows"] =
+      static_cast<int64_t>(rate * (kNonceTtlS + static_cast<double>(sweep_interval_ms) / 1000));
+  row["bounded"] = expired_end == 0;
+  row["samples"] = samples;
+  return row;
+}
+
 // One group-commit mode: every row at every concurrency level, then the
 // relay lag at half the best callback rate. Leaves the stack in `target`.
 json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<BenchTarget>& target) {
@@ -230,6 +329,10 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
   const bool run_ceiling = o.pg_ceiling_file.empty() && !o.no_pg_ceiling && info.pg_port > 0;
   int ceiling_calls = 0;
   double best_rate = 0;
+  // For the nonce-table row: the fastest duplicate row and its payments.
+  double best_duplicate_rate = 0;
+  int best_duplicate_level = 0;
+  std::vector<PreparedPayment> duplicate_payments;
   for (int c : o.levels) {
     if (g_cancel) break;
     LoadResult prepared;
@@ -270,7 +373,14 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
       mode["relay_lag"].push_back(lj);
     }
     take_waits();
-    if (!o.skip_duplicates) callback_row("duplicate callbacks", c, payments, true);
+    if (!o.skip_duplicates) {
+      const double duplicates = callback_row("duplicate callbacks", c, payments, true);
+      if (duplicates > best_duplicate_rate) {
+        best_duplicate_rate = duplicates;
+        best_duplicate_level = c;
+        duplicate_payments = payments;
+      }
+    }
     if (run_ceiling && !g_cancel) {
       // pgbench at the same concurrency right after this level's rows, so
       // the ratio's two sides see the same machine load.
@@ -325,6 +435,10 @@ json RunMode(const Options& o, const std::string& mode_name, std::unique_ptr<Ben
   }
   MergePeaks(peaks, memory.Peaks());
   mode["memory"] = ToJson(peaks);
+  if (o.nonce_seconds > 0 && sc.can_measure_lag() && !g_cancel && best_duplicate_rate > 0) {
+    mode["nonce_table"] = NonceTableRow(sc, duplicate_payments, best_duplicate_rate,
+                                        best_duplicate_level, o.nonce_seconds, SweepIntervalMs(o));
+  }
   return mode;
 }
 
@@ -365,6 +479,10 @@ int Main(int argc, char** argv) {
   app.add_option("--lag-timeout-s", o.lag_timeout_s, "Longest wait for orders to become PAID");
   app.add_option("--call-timeout-ms", o.call_timeout_ms, "Deadline of every call");
   app.add_flag("--skip-duplicates", o.skip_duplicates, "No duplicate-callback rows");
+  app.add_option("--nonce-seconds", o.nonce_seconds,
+                 "Run the nonce-table row this long (0: not run): a nonce TTL of expired nonces "
+                 "at the best duplicate rate is seeded, then duplicates at that rate's level "
+                 "store fresh nonces while the table is sampled; cover two sweep intervals");
   app.add_option("--compare", o.compare,
                  "Compare earlier runs' --json files (rates, ratios, spread) and exit");
   app.add_option("--report", o.report_from,

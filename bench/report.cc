@@ -106,6 +106,23 @@ void PrintLag(const json& mode, std::ostream& out) {
   }
 }
 
+void PrintNonceTable(const json& mode, std::ostream& out) {
+  if (!mode.contains("nonce_table")) return;
+  const json& n = mode["nonce_table"];
+  out << "nonce table at the peak (callback_nonces; " << Num(n["nonces_per_s"])
+      << " new nonces/s at C=" << n["concurrency"].get<int>() << " for " << Num(n["seconds"])
+      << " s, sweep every " << n["sweep_interval_ms"].get<int64_t>() / 1000 << " s)\n";
+  out << "  seeded expired " << n["seeded_expired"].get<int64_t>() << "; rows "
+      << n["rows_start"].get<int64_t>() << " -> max " << n["rows_max"].get<int64_t>() << " -> "
+      << n["rows_end"].get<int64_t>() << "; expired " << n["expired_start"].get<int64_t>() << " -> "
+      << n["expired_end"].get<int64_t>() << "; drained after "
+      << (n["drained_after_s"].is_null() ? std::string("never") : Num(n["drained_after_s"]) + " s")
+      << "; sweep >= " << Num(n["sweep_rows_per_s"]) << " rows/s\n";
+  out << "  " << (n["bounded"].get<bool>() ? "bounded" : "NOT bounded")
+      << ": steady size at this rate <= " << n["steady_bound_rows"].get<int64_t>()
+      << " rows (rate x (TTL + sweep interval))\n";
+}
+
 void PrintMemory(const json& memory, const std::string& title, std::ostream& out) {
   if (!memory.is_object() || memory.empty()) return;
   out << title << "\n";
@@ -264,6 +281,7 @@ void PrintReport(const json& result, std::ostream& out) {
     PrintRows(mode, out);
     PrintLag(mode, out);
     PrintWaits(mode, out);
+    PrintNonceTable(mode, out);
     PrintMemory(mode.value("memory", json()), "memory over the whole mode", out);
     PrintMemory(mode.value("memory_at_half_rate", json()),
                 "memory during the half-rate relay-lag run", out);

@@ -169,6 +169,27 @@ CallbackRun Scenarios::SendCallbacks(std::vector<PreparedPayment>& payments, int
   return run;
 }
 
+NonceTableSize Scenarios::ReadNonceTable() const {
+  pqxx::connection db(target_.payment_dsn);
+  pqxx::nontransaction tx(db);
+  const auto r = tx.exec1(
+      "SELECT count(*), count(*) FILTER (WHERE expires_at < clock_timestamp()) "
+      "FROM callback_nonces");
+  return {r[0].as<int64_t>(), r[1].as<int64_t>()};
+}
+
+void Scenarios::SeedExpiredNonces(int64_t n) const {
+  pqxx::connection db(target_.payment_dsn);
+  pqxx::work tx(db);
+  tx.exec_params(
+      "INSERT INTO callback_nonces (nonce, expires_at) "
+      "SELECT 'bench-expired-' || md5(random()::text) || '-' || g, now() - interval '1 second' "
+      "FROM generate_series(1, $1::bigint) AS g",
+      n);
+  tx.exec("ANALYZE callback_nonces");
+  tx.commit();
+}
+
 RelayLag Scenarios::MeasureRelayLag(const std::vector<PreparedPayment>& payments,
                                     std::chrono::milliseconds timeout) {
   RelayLag lag;

@@ -59,6 +59,13 @@ struct RelayLag {
   Percentiles from_outbox_ms;
 };
 
+// payment's callback_nonces: every row, and the rows already expired (what
+// the payment service's sweep deletes).
+struct NonceTableSize {
+  int64_t rows = 0;
+  int64_t expired = 0;
+};
+
 struct ScenarioOptions {
   std::chrono::milliseconds call_timeout{10000};
   std::chrono::milliseconds max_duration{120000};
@@ -95,6 +102,12 @@ class Scenarios {
   // the lag from both databases. Needs the DSNs.
   RelayLag MeasureRelayLag(const std::vector<PreparedPayment>& payments,
                            std::chrono::milliseconds timeout);
+
+  // The size of callback_nonces now. Needs the payment DSN.
+  NonceTableSize ReadNonceTable() const;
+  // Inserts `n` nonces that expired a second ago (what a whole nonce TTL of
+  // callbacks leaves for the sweep). Needs the payment DSN.
+  void SeedExpiredNonces(int64_t n) const;
 
   bool can_measure_lag() const {
     return !target_.order_dsn.empty() && !target_.payment_dsn.empty();
