@@ -299,6 +299,12 @@ TEST(CompareLine, Table) {
        {false, "t1", "p1", 375, "EUR"},
        failed,
        {"capture_amount_mismatch"}},
+      // The stuck-payment job refunds it once it queries the provider; a
+      // NEEDS_REVIEW filed meanwhile asked a person for nothing.
+      {"capture of another amount for a pending payment",
+       {false, "t1", "p1", 375, "EUR"},
+       pending,
+       {}},
       {"second capture of another amount",
        {false, "t2", "p1", 625, "EUR"},
        succeeded,
