@@ -180,6 +180,30 @@ TEST(PlanRefunds, PaidOrderWhosePayingPaymentWasRefundedWaitsForTheOrder) {
   EXPECT_TRUE(plan.refunds.empty());
 }
 
+// Found by the storm (seed 14): a double charge whose second capture t1b
+// was flagged, then the customer refunded the payment (its recorded capture
+// t1). The refunded payment's other capture was kept for the still-PAID order,
+// the duplicate_capture anomaly was closed "no extra money left", and once
+// the order was CANCELLED nothing was left to refund it: the customer was
+// charged for a cancelled order. A refunded payment keeps no capture.
+TEST(PlanRefunds, ARefundedPayingPaymentKeepsNotEvenItsSecondCapture) {
+  const std::vector<PaymentCaptures> payments = {
+      {"p1",
+       PaymentStatus::kRefunded,
+       "t1",
+       {Capture("t1", PaymentStatus::kRefunded), Capture("t1b", PaymentStatus::kSucceeded)},
+       kAmount}};
+  const auto paid = PlanRefunds(OrderState::kPaid, "p1", payments);
+  EXPECT_TRUE(paid.wait);
+  EXPECT_TRUE(paid.refunds.empty());
+  // Once the order has heard of the refund, the second capture goes back.
+  const auto cancelled = PlanRefunds(OrderState::kCancelled, "", payments);
+  ASSERT_FALSE(cancelled.wait);
+  ASSERT_EQ(cancelled.refunds.size(), 1u);
+  EXPECT_EQ(cancelled.refunds[0].provider_txn_id, "t1b");
+  EXPECT_FALSE(cancelled.refunds[0].whole_payment);
+}
+
 // Issue 12, defect 3: a capture of another amount never pays the order and
 // is always refunded, even while the order waits for payment.
 TEST(PlanRefunds, CaptureOfAnotherAmountIsRefundedWhateverTheOrder) {

@@ -102,13 +102,16 @@ RefundPlan PlanRefunds(OrderState order, const std::string& paid_payment_id,
   if (order == OrderState::kPaid) {
     for (const auto& p : payments) {
       if (p.payment_id != paid_payment_id) continue;
-      kept = KeptCapture(p);
-      if (kept.empty() && p.status == PaymentStatus::kRefunded) {
+      if (p.status == PaymentStatus::kRefunded) {
         // Refunded through the API: the order moves to CANCELLED when it
-        // hears of it; until then, keep everything.
+        // hears of it; until then, keep everything. A refunded payment keeps
+        // no capture, not even a second one of its amount: kept for the PAID
+        // order, it closed the anomaly, and the CANCELLED order that followed
+        // held it with nothing left to refund it (storm, seed 14).
         plan.wait = true;
         return plan;
       }
+      kept = KeptCapture(p);
     }
     // The paying payment holds nothing: the earliest right-sized capture of
     // another payment pays the order instead of being refunded.
