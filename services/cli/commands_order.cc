@@ -188,8 +188,8 @@ void AddOrderCommands(CLI::App& app, Session& session, Action& chosen) {
   }
   {
     auto flags = std::make_shared<ListFlags>();
-    auto* cmd = order->add_subcommand("list", "List orders, newest first");
-    cmd->add_option("--customer", flags->customer_id, "Only this customer's orders");
+    auto* cmd = order->add_subcommand("list", "List one customer's orders, newest first");
+    cmd->add_option("--customer", flags->customer_id, "Whose orders (required)")->required();
     cmd->add_option("--status", flags->status, "Only orders in this status")
         ->check(CLI::IsMember({"pending", "paid", "cancelled"}));
     cmd->add_option("--page-size", flags->page_size, "Orders per page (default 50, at most 500)")
@@ -198,9 +198,9 @@ void AddOrderCommands(CLI::App& app, Session& session, Action& chosen) {
                     "Continue where a previous page ended (its next_page_token)");
     cmd->add_flag("--all", flags->all, "Follow next_page_token until the last page");
     cmd->footer(R"(Examples:
-  payonce order list
+  payonce order list --customer alice
   payonce order list --customer alice --status paid --page-size 20
-  payonce order list --status pending --all --json)");
+  payonce order list --customer alice --status pending --all --json)");
     OnChosen(cmd, chosen, [&session, flags] { return ListOrders(session, *flags); });
   }
   {

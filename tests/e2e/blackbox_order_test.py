@@ -231,9 +231,11 @@ class OrderServiceBlackBox(unittest.TestCase):
         self.assertCode(grpc.StatusCode.NOT_FOUND, self.orders.GetOrder,
                         order_pb2.GetOrderRequest(order_id="nope"))
         self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.orders.ListOrders,
-                        order_pb2.ListOrdersRequest(page_size=501))
+                        order_pb2.ListOrdersRequest(customer_id="c", page_size=501))
         self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.orders.ListOrders,
-                        order_pb2.ListOrdersRequest(page_token="not-a-token"))
+                        order_pb2.ListOrdersRequest(customer_id="c", page_token="not-a-token"))
+        self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.orders.ListOrders,
+                        order_pb2.ListOrdersRequest())
         self.assertCode(grpc.StatusCode.NOT_FOUND, self.orders.CancelOrder,
                         order_pb2.CancelOrderRequest(order_id="nope"))
         self.assertCode(grpc.StatusCode.NOT_FOUND, self.orders.GetOrderTimeline,

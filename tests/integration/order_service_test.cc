@@ -322,9 +322,25 @@ TEST_F(OrderServiceTest, ListOrdersFiltersByStatusAndDefaultsPageSize) {
   EXPECT_TRUE(resp.next_page_token().empty());
 }
 
+// Issue 12, defect 9: an empty customer_id listed every customer's orders to
+// any caller. (An operator-wide listing belongs to the authorization issue.)
+TEST_F(OrderServiceTest, ListOrdersNeedsACustomer) {
+  MustCreate(ValidRequest(Unique("someone")));
+  pb::ListOrdersResponse resp;
+  pb::ListOrdersRequest req;
+  const grpc::Status s = Call(&pb::OrderService::Stub::ListOrders, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("customer_id"), std::string::npos) << s.error_message();
+  EXPECT_EQ(resp.orders_size(), 0);
+  req.set_status(pb::ORDER_STATUS_PENDING_PAYMENT);
+  EXPECT_EQ(Call(&pb::OrderService::Stub::ListOrders, req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(OrderServiceTest, ListOrdersRejectsBadPagingInput) {
   pb::ListOrdersResponse resp;
   pb::ListOrdersRequest req;
+  req.set_customer_id(Unique("pager"));
   req.set_page_size(501);
   EXPECT_EQ(Call(&pb::OrderService::Stub::ListOrders, req, &resp).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);

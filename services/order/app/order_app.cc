@@ -40,7 +40,9 @@ absl::StatusOr<Order> OrderApp::GetOrder(const std::string& order_id) {
 absl::StatusOr<OrderPage> OrderApp::ListOrders(const ListRequest& request) {
   auto size = ResolvePageSize(request.page_size);
   if (!size.ok()) return size.status();
-  if (auto s = OptionalText("customer_id", request.customer_id); !s.ok()) return s;
+  // Per customer only: an empty customer_id listed every customer's orders
+  // to any caller (a listing across customers waits for the operator role).
+  if (auto s = RequireText("customer_id", request.customer_id); !s.ok()) return s;
   ListQuery query;
   query.customer_id = request.customer_id;
   query.status = request.status;
