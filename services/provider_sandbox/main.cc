@@ -64,7 +64,8 @@ void AddSandboxSettings(payonce::ConfigParser& p, SandboxSettings& s) {
   p.Int("PAYONCE_CALLBACK_POLL_MS", &s.poll_ms, 1, 60000,
         "How often the dispatcher looks for due callbacks when idle");
   p.Int("PAYONCE_SANDBOX_SEED", &s.seed, 0, INT64_MAX,
-        "Seed of the fault and delay decisions (0 = random)");
+        "Seed of the fault schedule: Debit call number n draws its faults from (seed, n) "
+        "alone; the reorder shuffle is seeded by it too (0 = random)");
 }
 
 }  // namespace
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
   PgCallbackQueue queue(pool, sandbox.provider_name);
   GrpcCallbackSender sender(sandbox.payment_service_target,
                             std::chrono::milliseconds(sandbox.callback_timeout_ms));
-  SandboxApp app(store, rng, clock, ids, sandbox_metrics);
+  SandboxApp app(store, seed, clock, ids, sandbox_metrics);
   DispatcherOptions dispatcher_options;
   dispatcher_options.provider = sandbox.provider_name;
   dispatcher_options.signing_secret = secrets.front();

@@ -317,6 +317,86 @@ TEST(FaultDecisions, EveryFaultAtOnce) {
   EXPECT_EQ(p.forge, ForgeKind::kWrongSecret);
 }
 
+// All faults on, as the storm sets them.
+FaultConfig EveryFault() {
+  FaultConfig f;
+  f.fail_rate = 0.1;
+  f.drop_callback_rate = 0.1;
+  f.duplicate_callback_rate = 0.3;
+  f.max_duplicates = 5;
+  f.max_delay_ms = 3000;
+  f.double_charge_rate = 0.2;
+  f.replay_rate = 0.2;
+  f.forge_rate = 0.2;
+  f.wrong_amount_rate = 0.2;
+  f.late_capture_rate = 0.2;
+  f.late_capture_delay_ms = 40000;
+  return f;
+}
+
+TEST(DebitDecisions, AFirstCallDrawsDeclineAmountLateCallbackThenTheDoubleCharge) {
+  FaultConfig f = EveryFault();
+  // not declined; wrong (0.0) and under (0.0); late; callback: delay 0.5,
+  // dropped, duplicate x(0.0 -> 1), replay, forge wrong_secret; double
+  // charge; its callback: delay 0, nothing.
+  ScriptedRandom rng{0.5, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0,
+                     0.0, 0.0, 0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9};
+  const DebitDecisions d = DecideDebit(f, /*first_call=*/true, 400, rng);
+  EXPECT_EQ(rng.left(), 0u);
+  EXPECT_FALSE(d.declined);
+  EXPECT_EQ(d.captured_minor, 300);
+  EXPECT_EQ(d.late_ms, 40000);
+  EXPECT_TRUE(d.double_charge);
+  ASSERT_EQ(d.callbacks.size(), 2u);
+  EXPECT_EQ(d.callbacks[0].delay_ms, 1500);
+  EXPECT_EQ(DescribeDecisions(d, 400),
+            "first: captured -100, late 40000 ms; callback 1500 ms dropped x1 replay "
+            "forge=wrong_secret; double charge; callback 0 ms");
+}
+
+TEST(DebitDecisions, ADeclinedFirstCallDrawsNeitherAmountNorLatenessNorDoubleCharge) {
+  FaultConfig f = EveryFault();
+  ScriptedRandom rng{0.0, 0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9};  // declined, then its callback
+  const DebitDecisions d = DecideDebit(f, /*first_call=*/true, 400, rng);
+  EXPECT_EQ(rng.left(), 0u);
+  EXPECT_TRUE(d.declined);
+  EXPECT_EQ(d.captured_minor, 400);
+  EXPECT_FALSE(d.double_charge);
+  EXPECT_EQ(DescribeDecisions(d, 400), "first: declined; callback 0 ms");
+}
+
+TEST(DebitDecisions, ARepeatCallDrawsOnlyTheDoubleCharge) {
+  FaultConfig f = EveryFault();
+  ScriptedRandom plain{0.9};
+  const DebitDecisions none = DecideDebit(f, /*first_call=*/false, 400, plain);
+  EXPECT_EQ(plain.left(), 0u);
+  EXPECT_EQ(DescribeDecisions(none, 400), "repeat: nothing");
+  ScriptedRandom twice{0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9};
+  const DebitDecisions again = DecideDebit(f, /*first_call=*/false, 400, twice);
+  EXPECT_EQ(twice.left(), 0u);
+  EXPECT_EQ(DescribeDecisions(again, 400), "repeat: double charge; callback 2700 ms");
+}
+
+// The point of the schedule: call n's decisions depend on (seed, n) only,
+// not on how many draws the calls beside it made first.
+TEST(DebitDecisions, ADrawsDecisionsDependOnTheSeedAndItsNumberOnly) {
+  const FaultConfig f = EveryFault();
+  auto describe = [&](uint64_t seed, int64_t draw) {
+    SeededRandomSource rng(DrawSeed(seed, draw));
+    return DescribeDecisions(DecideDebit(f, true, 1000, rng), 1000);
+  };
+  std::vector<std::string> in_order;
+  for (int64_t n = 1; n <= 200; ++n) in_order.push_back(describe(7, n));
+  std::set<std::string> distinct(in_order.begin(), in_order.end());
+  EXPECT_GT(distinct.size(), 100u) << "draws look alike";
+  for (int64_t n = 200; n >= 1; --n) EXPECT_EQ(describe(7, n), in_order[n - 1]) << n;
+  int differ = 0;
+  for (int64_t n = 1; n <= 200; ++n) differ += describe(8, n) != in_order[n - 1];
+  EXPECT_GT(differ, 150) << "another seed gives another schedule";
+  EXPECT_NE(DrawSeed(7, 1), DrawSeed(7, 2));
+  EXPECT_NE(DrawSeed(7, 1), DrawSeed(8, 1));
+}
+
 // ------------------------------------------------------- fault validation
 
 TEST(ValidateFaultConfig, AcceptsDefaultsAndAFullConfig) {

@@ -24,6 +24,9 @@ struct DebitSnapshot {
   // Oldest first; empty on the first call.
   std::vector<Capture> captures;
   FaultConfig faults;
+  // This call's number in the fault schedule (1, 2, ...: one per Debit call
+  // the store records, in the order their transactions take it).
+  int64_t draw = 0;
 };
 
 // A callback to schedule for a new capture.
@@ -48,6 +51,8 @@ struct DebitPlan {
   // The answered capture is not visible yet (late capture): Debit answers
   // UNAVAILABLE after committing the plan.
   bool answer_unknown = false;
+  // The call's fault decisions (DescribeDecisions), recorded with its draw.
+  std::string decisions;
 };
 
 // Decides, inside the debit's transaction, what the call adds.

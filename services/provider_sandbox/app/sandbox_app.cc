@@ -6,7 +6,7 @@ namespace payonce::provider {
 
 NewCapture SandboxApp::MakeCapture(const DebitRequest& request, CaptureStatus status,
                                    int64_t amount_minor, int64_t captured_at_ms,
-                                   const FaultConfig& faults) {
+                                   const CallbackPlan& callback) {
   NewCapture out;
   out.capture.provider_txn_id = ids_.NewId();
   out.capture.merchant_payment_id = request.merchant_payment_id;
@@ -16,8 +16,8 @@ NewCapture SandboxApp::MakeCapture(const DebitRequest& request, CaptureStatus st
   out.capture.captured_at_ms = captured_at_ms;
   out.callback.event_id = ids_.NewId();
   out.callback.status = status;
-  out.callback.plan = PlanCallback(faults, rng_);
-  out.callback.first_attempt_at_ms = captured_at_ms + out.callback.plan.delay_ms;
+  out.callback.plan = callback;
+  out.callback.first_attempt_at_ms = captured_at_ms + callback.delay_ms;
   return out;
 }
 
@@ -26,34 +26,32 @@ absl::StatusOr<DebitAnswer> SandboxApp::Debit(const DebitRequest& request) {
   const int64_t now_ms = clock_.NowUnixMs();
   auto plan = store_.RecordDebit(
       request, now_ms, [&](const DebitSnapshot& snapshot) -> absl::StatusOr<DebitPlan> {
-        DebitPlan plan;
-        if (snapshot.first_call) {
-          const FaultConfig& faults = snapshot.faults;
-          const bool declined = DecideDecline(faults, rng_);
-          // A declined debit moves nothing, so neither wrong-amount nor late.
-          const int64_t amount = declined
-                                     ? request.amount_minor
-                                     : DecideCapturedAmount(faults, request.amount_minor, rng_);
-          const int64_t late_ms = declined ? 0 : DecideLateCapture(faults, rng_);
-          plan.new_captures.push_back(
-              MakeCapture(request, declined ? CaptureStatus::kFailed : CaptureStatus::kSucceeded,
-                          amount, now_ms + late_ms, faults));
-          // The bank's anti-replay failure: one debit, two separate captures,
-          // each called back. The answer names the first.
-          if (!declined && DecideDoubleCharge(faults, rng_)) {
-            plan.new_captures.push_back(MakeCapture(request, CaptureStatus::kSucceeded,
-                                                    request.amount_minor, now_ms + late_ms,
-                                                    faults));
-          }
-        } else {
+        if (!snapshot.first_call) {
           if (auto s = CheckRepeatDebit(snapshot.debit, request); !s.ok()) return s;
           if (snapshot.captures.empty()) {
             return absl::InternalError("debit " + request.merchant_payment_id + " has no capture");
           }
-          if (DecideDoubleCharge(snapshot.faults, rng_)) {
-            plan.new_captures.push_back(MakeCapture(request, CaptureStatus::kSucceeded,
-                                                    request.amount_minor, now_ms, snapshot.faults));
-          }
+        }
+        SeededRandomSource rng(DrawSeed(fault_seed_, snapshot.draw));
+        const DebitDecisions d =
+            DecideDebit(snapshot.faults, snapshot.first_call, request.amount_minor, rng);
+        DebitPlan plan;
+        plan.decisions = DescribeDecisions(d, request.amount_minor);
+        size_t next_callback = 0;
+        // A late capture (first call) and its double charge appear together;
+        // a repeat call's double charge is there at once.
+        const int64_t captured_at_ms = now_ms + d.late_ms;
+        if (d.first_call) {
+          plan.new_captures.push_back(
+              MakeCapture(request, d.declined ? CaptureStatus::kFailed : CaptureStatus::kSucceeded,
+                          d.captured_minor, captured_at_ms, d.callbacks[next_callback++]));
+        }
+        // The bank's anti-replay failure: one debit, two separate captures,
+        // each called back. A first call's answer names the first.
+        if (d.double_charge) {
+          plan.new_captures.push_back(MakeCapture(request, CaptureStatus::kSucceeded,
+                                                  request.amount_minor, captured_at_ms,
+                                                  d.callbacks[next_callback++]));
         }
         const Capture& answer = !snapshot.first_call && plan.new_captures.empty()
                                     ? snapshot.captures.front()

@@ -24,9 +24,11 @@ struct DebitAnswer {
 
 class SandboxApp {
  public:
-  SandboxApp(LedgerStore& store, RandomSource& rng, const Clock& clock, IdGenerator& ids,
+  // Each Debit call's faults are drawn from DrawSeed(fault_seed, its draw
+  // number): one seed gives one fault schedule.
+  SandboxApp(LedgerStore& store, uint64_t fault_seed, const Clock& clock, IdGenerator& ids,
              SandboxMetrics& metrics)
-      : store_(store), rng_(rng), clock_(clock), ids_(ids), metrics_(metrics) {}
+      : store_(store), fault_seed_(fault_seed), clock_(clock), ids_(ids), metrics_(metrics) {}
 
   // Idempotent on merchant_payment_id unless the double-charge fault fires;
   // a first debit may be declined (fail fault), captured with a wrong amount
@@ -44,10 +46,10 @@ class SandboxApp {
 
  private:
   NewCapture MakeCapture(const DebitRequest& request, CaptureStatus status, int64_t amount_minor,
-                         int64_t captured_at_ms, const FaultConfig& faults);
+                         int64_t captured_at_ms, const CallbackPlan& callback);
 
   LedgerStore& store_;
-  RandomSource& rng_;
+  const uint64_t fault_seed_;
   const Clock& clock_;
   IdGenerator& ids_;
   SandboxMetrics& metrics_;

@@ -88,4 +88,63 @@ CallbackPlan PlanCallback(const FaultConfig& faults, RandomSource& rng) {
   return plan;
 }
 
+DebitDecisions DecideDebit(const FaultConfig& faults, bool first_call, int64_t asked_minor,
+                           RandomSource& rng) {
+  DebitDecisions d;
+  d.first_call = first_call;
+  d.captured_minor = asked_minor;
+  if (first_call) {
+    d.declined = DecideDecline(faults, rng);
+    // A declined debit moves nothing, so neither wrong-amount nor late.
+    if (!d.declined) {
+      d.captured_minor = DecideCapturedAmount(faults, asked_minor, rng);
+      d.late_ms = DecideLateCapture(faults, rng);
+    }
+    d.callbacks.push_back(PlanCallback(faults, rng));
+    if (d.declined) return d;
+  }
+  d.double_charge = DecideDoubleCharge(faults, rng);
+  if (d.double_charge) d.callbacks.push_back(PlanCallback(faults, rng));
+  return d;
+}
+
+namespace {
+
+void DescribeCallback(const CallbackPlan& plan, std::string& out) {
+  out += "callback " + std::to_string(plan.delay_ms) + " ms";
+  if (plan.dropped) out += " dropped";
+  if (plan.extra_copies > 0) out += " x" + std::to_string(plan.extra_copies);
+  if (plan.replay) out += " replay";
+  if (plan.forge) out += " forge=" + std::string(ToString(*plan.forge));
+}
+
+}  // namespace
+
+std::string DescribeDecisions(const DebitDecisions& d, int64_t asked_minor) {
+  std::string out = d.first_call ? "first:" : "repeat:";
+  size_t next_callback = 0;
+  if (d.first_call) {
+    if (d.declined) {
+      out += " declined";
+    } else {
+      if (d.captured_minor != asked_minor) {
+        const int64_t diff = d.captured_minor - asked_minor;
+        out += " captured " + std::string(diff > 0 ? "+" : "") + std::to_string(diff);
+      } else {
+        out += " captured as asked";
+      }
+      if (d.late_ms > 0) out += ", late " + std::to_string(d.late_ms) + " ms";
+    }
+    out += "; ";
+    if (next_callback < d.callbacks.size()) DescribeCallback(d.callbacks[next_callback++], out);
+  }
+  if (d.double_charge) {
+    out += d.first_call ? "; double charge; " : " double charge; ";
+    if (next_callback < d.callbacks.size()) DescribeCallback(d.callbacks[next_callback++], out);
+  } else if (!d.first_call) {
+    out += " nothing";
+  }
+  return out;
+}
+
 }  // namespace payonce::provider

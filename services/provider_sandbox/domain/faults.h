@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "services/provider_sandbox/domain/callback_message.h"
@@ -77,5 +79,35 @@ struct CallbackPlan {
 // Draws, always in this order and one each: delay, drop, duplicate,
 // duplicate count, replay, forge, forge kind.
 CallbackPlan PlanCallback(const FaultConfig& faults, RandomSource& rng);
+
+// Every fault decision of one Debit call: the fault schedule's entry for the
+// call's draw number.
+struct DebitDecisions {
+  bool first_call = true;
+  // First call only: declined (nothing captured), the amount captured, how
+  // long the capture stays invisible.
+  bool declined = false;
+  int64_t captured_minor = 0;
+  int64_t late_ms = 0;
+  // One more, separate capture of the asked amount (first or repeat call).
+  bool double_charge = false;
+  // One per new capture, in capture order: the first call's capture (if
+  // first_call), then the double charge's (if double_charge).
+  std::vector<CallbackPlan> callbacks;
+};
+
+// Draws a call's decisions in a fixed order: a first call draws decline,
+// then (if not declined) captured amount and lateness, its capture's
+// callback plan, then (if not declined) the double charge and its callback
+// plan; a repeat call draws the double charge and its callback plan.
+DebitDecisions DecideDebit(const FaultConfig& faults, bool first_call, int64_t asked_minor,
+                           RandomSource& rng);
+
+// One line naming every decision, independent of the asked amount's size
+// (the captured amount is written as its difference from the asked one):
+// "first: captured -25, late 40000 ms; callback 1234 ms dropped x2 replay
+// forge=wrong_secret; double charge; callback 88 ms". The sandbox records it
+// per draw, and the storm recomputes it to prove the schedule was followed.
+std::string DescribeDecisions(const DebitDecisions& decisions, int64_t asked_minor);
 
 }  // namespace payonce::provider

@@ -28,6 +28,12 @@ class SeededRandomSource final : public RandomSource {
   std::mt19937_64 engine_;
 };
 
+// The seed of draw number `draw` of a schedule seeded with `schedule_seed`
+// (SplitMix64 of both): each Debit call draws from its own generator, so its
+// decisions depend on the seed and its draw number only, never on which
+// calls ran beside it.
+uint64_t DrawSeed(uint64_t schedule_seed, int64_t draw);
+
 // True with probability `rate` (one draw; rate <= 0 never, rate >= 1 always).
 bool Chance(RandomSource& rng, double rate);
 

@@ -22,6 +22,20 @@ paymentv1::PaymentStatus ToProto(CaptureStatus s) {
   return paymentv1::PAYMENT_STATUS_UNSPECIFIED;
 }
 
+void ToProto(const Capture& c, v1::Capture* out) {
+  out->set_provider_txn_id(c.provider_txn_id);
+  out->set_status(ToProto(c.status));
+  out->set_amount_minor(c.amount_minor);
+  out->set_currency(c.currency);
+  *out->mutable_captured_at() = TimeUtil::MillisecondsToTimestamp(c.captured_at_ms);
+  out->set_merchant_payment_id(c.merchant_payment_id);
+  if (c.refunded_at_ms) {
+    *out->mutable_refunded_at() = TimeUtil::MillisecondsToTimestamp(*c.refunded_at_ms);
+  }
+}
+
+}  // namespace
+
 FaultConfig FromProto(const v1::FaultConfig& p) {
   FaultConfig f;
   f.fail_rate = p.fail_rate();
@@ -57,20 +71,6 @@ void ToProto(const FaultConfig& f, v1::FaultConfig* out) {
   out->set_late_capture_rate(f.late_capture_rate);
   out->set_late_capture_delay_ms(f.late_capture_delay_ms);
 }
-
-void ToProto(const Capture& c, v1::Capture* out) {
-  out->set_provider_txn_id(c.provider_txn_id);
-  out->set_status(ToProto(c.status));
-  out->set_amount_minor(c.amount_minor);
-  out->set_currency(c.currency);
-  *out->mutable_captured_at() = TimeUtil::MillisecondsToTimestamp(c.captured_at_ms);
-  out->set_merchant_payment_id(c.merchant_payment_id);
-  if (c.refunded_at_ms) {
-    *out->mutable_refunded_at() = TimeUtil::MillisecondsToTimestamp(*c.refunded_at_ms);
-  }
-}
-
-}  // namespace
 
 grpc::Status ProviderGrpcService::Debit(grpc::ServerContext*, const v1::DebitRequest* req,
                                         v1::DebitResponse* resp) {

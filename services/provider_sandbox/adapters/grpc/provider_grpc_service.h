@@ -8,6 +8,11 @@
 
 namespace payonce::provider {
 
+// The fault configuration between its message and its domain type (the
+// storm uses them too, to recompute the sandbox's schedule).
+FaultConfig FromProto(const v1::FaultConfig& p);
+void ToProto(const FaultConfig& f, v1::FaultConfig* out);
+
 class ProviderGrpcService final : public v1::ProviderSandbox::Service {
  public:
   ProviderGrpcService(SandboxApp& app, Logger& log) : app_(app), log_(log) {}

@@ -35,6 +35,14 @@ constexpr PgStatement kSelectCaptures{"pg_ledger_store.select_captures",
                                       "SELECT " CAPTURE_COLUMNS
                                       " FROM captures WHERE merchant_payment_id = $1 ORDER BY seq"};
 
+// This call's number in the fault schedule.
+constexpr PgStatement kNextDraw{"pg_ledger_store.next_draw", "SELECT nextval('fault_draw_seq')"};
+
+constexpr PgStatement kInsertDraw{
+    "pg_ledger_store.insert_draw",
+    "INSERT INTO fault_draws (draw, merchant_payment_id, first_call, asked_minor, decisions) "
+    "VALUES ($1, $2, $3, $4, $5)"};
+
 constexpr const char* kInsertCapture =
     "INSERT INTO captures (provider_txn_id, merchant_payment_id, status, amount_minor, "
     "currency, captured_at) VALUES ($1, $2, $3, $4, $5, " SANDBOX_TS_FROM_MS("$6") ")";
@@ -170,9 +178,12 @@ absl::StatusOr<DebitPlan> PgLedgerStore::RecordDebit(const DebitRequest& request
       }
     }
     snapshot.debit = DebitFromRow(rows[0]);
+    snapshot.draw = Exec(tx, kNextDraw)[0][0].as<int64_t>();
 
     auto plan = planner(snapshot);
     if (!plan.ok()) return plan.status();
+    Exec(tx, kInsertDraw, snapshot.draw, request.merchant_payment_id, snapshot.first_call,
+         request.amount_minor, plan->decisions);
     CallbackTally tally;
     for (const auto& n : plan->new_captures) {
       const Capture& c = n.capture;
