@@ -10,9 +10,11 @@
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
 #include "services/common/outbox_notifier.h"
+#include "services/common/sabotage.h"
 #include "services/common/settings.h"
 #include "services/payment/adapters/clients/order_directory_client.h"
 #include "services/payment/adapters/clients/provider_gateway_client.h"
+#include "services/payment/adapters/failpoint/no_order_payable.h"
 #include "services/payment/adapters/grpc/outbox_admin_service.h"
 #include "services/payment/adapters/grpc/payment_grpc_service.h"
 #include "services/payment/adapters/metrics/payment_metrics.h"
@@ -37,6 +39,7 @@ struct PaymentSettings {
   int64_t group_max = 64;
   int64_t group_window_us = 2000;
   int64_t group_committers = 2;
+  std::string sabotage;
 };
 
 }  // namespace
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
              "Longest wait to fill a batch, only while another batch is committing");
   parser.Int("PAYONCE_CALLBACK_GROUP_COMMITTERS", &ps.group_committers, 1, 16,
              "Group-commit transactions in flight at once (each uses one database connection)");
+  AddSabotageSetting(parser, &ps.sabotage);
   parser.ParseOrExit(argc, argv);
   if (ParseSecrets(ps.callback_secrets).empty()) {
     Logger("payment-service", "info")
@@ -144,8 +148,15 @@ int main(int argc, char** argv) {
     group.committers = static_cast<int>(ps.group_committers);
     options.group_commit = group;
   }
-  payment::PaymentApp app(options, store, orders, provider, cache, ids, clock, payment_metrics,
-                          log);
+  payment::NoOrderPayable no_order_payable(orders);
+  payment::OrderDirectory* order_directory = &orders;
+  if (ps.sabotage == kSabotageRefusePayments) {
+    order_directory = &no_order_payable;
+    log.Warn("SABOTAGE armed: every order looks cancelled to CreatePayment and RefundPayment",
+             {{"sabotage", ps.sabotage}});
+  }
+  payment::PaymentApp app(options, store, *order_directory, provider, cache, ids, clock,
+                          payment_metrics, log);
   payment::PaymentGrpcService service(app, log);
   payment::PgOutboxAdminStore admin_store(pool, outbox_notifier);
   payment::OutboxAdminGrpcService admin(admin_store, log);

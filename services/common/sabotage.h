@@ -1,0 +1,31 @@
+// Sabotage: a test build's switch that breaks one guarantee on purpose, so
+// that the storm can show it notices (issue 21). PAYONCE_SABOTAGE names one
+// entry of this catalogue; each service acts on the entries that concern it
+// and ignores the others. A build without PAYONCE_FAILPOINTS (scripts/dev,
+// the container images) refuses any value at start-up, exit code 2.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace payonce {
+
+class ConfigParser;
+
+// payment-service: every order looks cancelled to CreatePayment and
+// RefundPayment, so each is refused with FAILED_PRECONDITION (a storm whose
+// customers can never pay must fail).
+inline constexpr std::string_view kSabotageRefusePayments = "refuse-payments";
+
+// Every name PAYONCE_SABOTAGE accepts.
+const std::vector<std::string_view>& SabotageCatalogue();
+
+// Whether this build compiled the failpoints in (CMake PAYONCE_FAILPOINTS).
+bool FailpointsCompiledIn();
+
+// Adds PAYONCE_SABOTAGE ("" = none) to `parser`: a catalogue name, and only
+// in a build with failpoints.
+void AddSabotageSetting(ConfigParser& parser, std::string* sabotage);
+
+}  // namespace payonce
