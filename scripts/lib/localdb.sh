@@ -6,6 +6,9 @@
 #   localdb.sh pg-start DIR PORT      initdb if needed, start, create the databases
 #   localdb.sh pg-stop DIR            fast shutdown (waits)
 #   localdb.sh pg-restart DIR         fast shutdown + start (same port)
+#   localdb.sh pg-crash DIR MODE      crash (MODE kill9: SIGKILL of the postmaster;
+#                                     immediate: pg_ctl -m immediate), then start
+#                                     again (crash recovery)
 #   localdb.sh redis-start DIR PORT   start redis-server (no persistence)
 #   localdb.sh redis-stop DIR
 #   localdb.sh free-port              prints a free loopback TCP port
@@ -71,6 +74,32 @@ pg_restart() {
   pg_start "$dir" "$port"
 }
 
+pg_crash() {
+  local dir=$1 mode=$2
+  local port pid i
+  port=$(cat "$dir/pg/port")
+  case $mode in
+    kill9)
+      pid=$(head -1 "$dir/pg/data/postmaster.pid")
+      kill -9 "$pid"
+      for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      ;;
+    immediate)
+      as_pg_user "$PG_BIN/pg_ctl" -D "$dir/pg/data" -m immediate -w -t 60 stop >/dev/null
+      ;;
+    *) echo "pg-crash: mode kill9 or immediate" >&2; exit 2 ;;
+  esac
+  # The orphaned backends of a killed postmaster exit once they notice; until
+  # then the new postmaster refuses the shared memory they hold.
+  for i in $(seq 1 30); do
+    if (pg_start "$dir" "$port") 2>>"$dir/pg/crash-restart.log"; then return 0; fi
+    sleep 1
+  done
+  echo "PostgreSQL did not start again after the $mode crash" >&2
+  tail -20 "$dir/pg/server.log" >&2
+  exit 1
+}
+
 redis_start() {
   local dir=$1 port=$2
   mkdir -p "$dir/redis"
@@ -133,6 +162,7 @@ case $cmd in
   pg-start) pg_start "$@" ;;
   pg-stop) pg_stop "$@" ;;
   pg-restart) pg_restart "$@" ;;
+  pg-crash) pg_crash "$@" ;;
   redis-start) redis_start "$@" ;;
   redis-stop) redis_stop "$@" ;;
   free-port) free_port ;;

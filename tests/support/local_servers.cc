@@ -136,6 +136,9 @@ std::string LocalServers::Dsn(const std::string& database) const {
 std::string LocalServers::RedisAddr() const { return "127.0.0.1:" + std::to_string(redis_port_); }
 
 void LocalServers::RestartPostgres() { Run("pg-restart " + dir_); }
+void LocalServers::CrashPostgres(bool sigkill) {
+  Run("pg-crash " + dir_ + (sigkill ? " kill9" : " immediate"));
+}
 void LocalServers::StopPostgres() { Run("pg-stop " + dir_); }
 void LocalServers::StartPostgres() { Run("pg-start " + dir_ + " " + std::to_string(pg_port_)); }
 void LocalServers::StopRedis() { Run("redis-stop " + dir_); }

@@ -44,6 +44,10 @@ class LocalServers {
 
   // Fast shutdown + start of PostgreSQL on the same port.
   void RestartPostgres();
+  // A crash, not a shutdown: SIGKILL of the postmaster (`sigkill`) or
+  // `pg_ctl -m immediate`; then started again through crash recovery.
+  // Throws if it does not come back.
+  void CrashPostgres(bool sigkill);
   void StopPostgres();
   void StartPostgres();
   void StopRedis();
