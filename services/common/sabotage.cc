@@ -7,7 +7,8 @@
 namespace payonce {
 
 const std::vector<std::string_view>& SabotageCatalogue() {
-  static const std::vector<std::string_view> catalogue = {kSabotageRefusePayments};
+  static const std::vector<std::string_view> catalogue = {kSabotageRefusePayments,
+                                                          kSabotageAcceptAnySignature};
   return catalogue;
 }
 

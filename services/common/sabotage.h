@@ -18,6 +18,10 @@ class ConfigParser;
 // customers can never pay must fail).
 inline constexpr std::string_view kSabotageRefusePayments = "refuse-payments";
 
+// payment-service: a provider callback is accepted whatever its signature
+// (invariant 5: nothing forged gets in).
+inline constexpr std::string_view kSabotageAcceptAnySignature = "accept-any-signature";
+
 // Every name PAYONCE_SABOTAGE accepts.
 const std::vector<std::string_view>& SabotageCatalogue();
 

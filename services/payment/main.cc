@@ -141,6 +141,11 @@ int main(int argc, char** argv) {
   options.provider_name = ps.provider_name;
   options.callback_secrets = ParseSecrets(ps.callback_secrets);
   options.idempotency_ttl = std::chrono::milliseconds(ps.idempotency_ttl_ms);
+  if (ps.sabotage == kSabotageAcceptAnySignature) {
+    options.accept_any_signature = true;
+    log.Warn("SABOTAGE armed: provider callbacks are accepted whatever their signature",
+             {{"sabotage", ps.sabotage}});
+  }
   if (ps.group_commit == "true") {
     payment::GroupCommitOptions group;
     group.max_batch = static_cast<size_t>(ps.group_max);

@@ -66,10 +66,41 @@ struct Options {
   std::string sabotage;
 };
 
-// Sabotages the storm applies itself (the others are PAYONCE_SABOTAGE values
-// of test builds, services/common/sabotage.h).
-constexpr const char* kSabotageDisableLiveIndex = "disable-live-index";
-constexpr const char* kSabotageRefusePayments = "refuse-payments";
+// One way to break a guarantee on purpose, and the check that must then
+// fail. The storm applies the database ones itself; the others are
+// PAYONCE_SABOTAGE values of test builds (services/common/sabotage.h).
+struct Sabotage {
+  const char* name;
+  const char* what;
+  const char* caught_by;  // the id of the check that must fail ("1", "L1")
+  bool payonce_sabotage;  // set PAYONCE_SABOTAGE=name
+  const char* sql;        // run on the payment database before the stack starts
+};
+
+constexpr Sabotage kSabotages[] = {
+    {"disable-live-index",
+     "new payments are no longer \"live\": the one-live-payment index never fires, only the "
+     "application's own check stands between concurrent presses and a second debit",
+     "1", false, "ALTER TABLE payments ALTER COLUMN live SET DEFAULT false"},
+    {"skip-outbox", "a payment's state changes commit without their outbox event", "6", false,
+     "CREATE FUNCTION storm_skip_outbox() RETURNS trigger LANGUAGE plpgsql AS "
+     "$$ BEGIN RETURN NULL; END $$; "
+     "CREATE TRIGGER storm_skip_outbox BEFORE INSERT ON outbox FOR EACH ROW "
+     "EXECUTE FUNCTION storm_skip_outbox()"},
+    {"accept-any-signature", "payment-service accepts callbacks whatever their signature", "5",
+     true, nullptr},
+    {"refuse-payments",
+     "payment-service sees every order as cancelled (CreatePayment and RefundPayment refused "
+     "with FAILED_PRECONDITION)",
+     "L1", true, nullptr},
+};
+
+const Sabotage* FindSabotage(const std::string& name) {
+  for (const auto& s : kSabotages) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
 
 // Attempts a customer whose payment failed makes after the load, each once
 // the system is quiet again; then the customer cancels the order.
@@ -189,13 +220,8 @@ class Storm {
     servers_ = std::make_unique<testing::LocalServers>();
     Say("PostgreSQL on " + std::to_string(servers_->pg_port()) + ", Redis on " +
         std::to_string(servers_->redis_port()) + ", state in " + servers_->dir());
-    if (o_.sabotage == kSabotageDisableLiveIndex) {
-      // New payments are no longer "live", so the partial unique index never
-      // fires: only the application's own check stands between concurrent
-      // presses and a second debit.
-      servers_->Query("payment", "ALTER TABLE payments ALTER COLUMN live SET DEFAULT false");
-      Say("SABOTAGE: the one-live-payment index no longer covers new payments");
-    }
+    const Sabotage* sabotage = FindSabotage(o_.sabotage);
+    if (sabotage != nullptr && sabotage->sql != nullptr) servers_->Query("payment", sabotage->sql);
     std::map<std::string, std::string> env = {
         {"PAYONCE_LOG_LEVEL", "warn"},
         {"PAYONCE_RELAY_LEASE_MS", "4000"},
@@ -203,10 +229,10 @@ class Storm {
         {"PAYONCE_RELAY_BACKOFF_MAX_MS", "2000"},
         {"PAYONCE_DB_POOL_SIZE", "12"},
         {"PAYONCE_SANDBOX_SEED", std::to_string(SandboxSeed())}};
-    if (o_.sabotage == kSabotageRefusePayments) {
-      env["PAYONCE_SABOTAGE"] = kSabotageRefusePayments;
-      Say("SABOTAGE: payment-service sees every order as cancelled (CreatePayment and "
-          "RefundPayment refused with FAILED_PRECONDITION)");
+    if (sabotage != nullptr) {
+      if (sabotage->payonce_sabotage) env["PAYONCE_SABOTAGE"] = sabotage->name;
+      Say(std::string("SABOTAGE ") + sabotage->name + ": " + sabotage->what + "; check " +
+          sabotage->caught_by + " must fail");
     }
     stack_ = std::make_unique<testing::Stack>(*servers_, env, /*payment_replicas=*/2);
     stack_->StartAll(/*relays=*/1);
@@ -306,8 +332,10 @@ class Storm {
     d.max_delay_ms = 3000;
     d.reorder = true;
     d.double_charge_rate = 0.02;
-    d.forge_rate = 0.01;
-    d.replay_rate = 0.01;
+    // Enough forgeries for a small sabotaged run to meet some.
+    const bool forgeries_matter = o_.sabotage == "accept-any-signature";
+    d.forge_rate = forgeries_matter ? 0.2 : 0.01;
+    d.replay_rate = forgeries_matter ? 0.05 : 0.01;
     d.callback_target_down_retry_ms = 500;
     d.wrong_amount_rate = 0.02;
     d.late_capture_rate = 0.02;
@@ -323,7 +351,10 @@ class Storm {
       throw std::runtime_error("SetFaults stored another configuration than the storm's");
     }
     Say("faults: duplicates 30% (up to 5), drops 10%, delays 0-3 s, reorder, double charges 2%, "
-        "forged 1%, replayed 1%, wrong-amount captures 2%, late captures 2% (" +
+        "forged " +
+        std::to_string(static_cast<int>(d.forge_rate * 100)) + "%, replayed " +
+        std::to_string(static_cast<int>(d.replay_rate * 100)) +
+        "%, wrong-amount captures 2%, late captures 2% (" +
         std::to_string(kLateCaptureDelayMs / 1000) + " s)");
   }
 
@@ -1025,6 +1056,18 @@ class Storm {
       }
     }
     c6.checked += std::stoll(Sql("payment", "SELECT count(*) FROM outbox"));
+    // Every state change committed its outbox event with it (the
+    // transactional outbox): a change without one reaches the order only if
+    // something else repairs it.
+    for (const auto& r : ptx.exec(
+             "SELECT h.payment_id, h.new_status FROM payment_history h WHERE h.new_status IN "
+             "('SUCCEEDED', 'FAILED', 'REFUNDED') AND h.old_status IS DISTINCT FROM h.new_status "
+             "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payment_id = h.payment_id AND "
+             "o.status = h.new_status)")) {
+      ++c6.checked;
+      c6.Violation("payment " + r[0].as<std::string>() + " became " + r[1].as<std::string>() +
+                   " without its outbox event");
+    }
     const std::string undelivered =
         Sql("payment", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL");
     if (undelivered != "0") c6.Violation(undelivered + " outbox events never delivered");
@@ -1183,6 +1226,22 @@ class Storm {
       std::printf("%-40s %10lld %10lld  %s\n", c.name.c_str(), static_cast<long long>(c.checked),
                   static_cast<long long>(c.violations), examples.c_str());
       total += c.violations;
+    }
+    if (const Sabotage* sabotage = FindSabotage(o_.sabotage)) {
+      // Caught: the check the sabotage breaks found a real violation (more
+      // may fail as a consequence; they are in the table above).
+      bool caught = false;
+      for (const auto& c : checks) {
+        const bool named = c.name.rfind(std::string(sabotage->caught_by) + ". ", 0) == 0;
+        const bool real = c.violations > (c.checked == 0 ? 1 : 0);
+        if (named && real) caught = true;
+      }
+      std::printf("\n%s: %lld violation(s)%s\nSABOTAGE %s %s: check %s %s\n",
+                  total == 0 && quiet ? "PASS" : "FAIL", static_cast<long long>(total),
+                  quiet ? "" : ", the system did not quiesce", sabotage->name,
+                  caught ? "CAUGHT" : "MISSED", sabotage->caught_by,
+                  caught ? "failed" : "did not fail");
+      return caught ? 0 : 1;
     }
     const bool pass = total == 0 && quiet;
     std::printf("\n%s: %lld violation(s)%s\n", pass ? "PASS" : "FAIL",
@@ -1367,12 +1426,18 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(10, 3600));
   app.add_flag("!--no-chaos", o.chaos, "Skip the outages (faults stay on)");
+  std::string sabotages;
+  std::vector<std::string> sabotage_names;
+  for (const auto& s : payonce::storm::kSabotages) {
+    sabotages += std::string("\n  ") + s.name + " (check " + s.caught_by + "): " + s.what;
+    sabotage_names.push_back(s.name);
+  }
   app.add_option("--sabotage", o.sabotage,
-                 "Break the system on purpose to see the report catch it: disable-live-index "
-                 "(invariant 1), refuse-payments (L1: payment-service refuses every payment; "
-                 "needs a build with PAYONCE_FAILPOINTS)")
-      ->check(CLI::IsMember(
-          {payonce::storm::kSabotageDisableLiveIndex, payonce::storm::kSabotageRefusePayments}));
+                 "Break one guarantee on purpose; the exit code is then 0 only if the check it "
+                 "breaks failed (accept-any-signature and refuse-payments need a build with "
+                 "PAYONCE_FAILPOINTS):" +
+                     sabotages)
+      ->check(CLI::IsMember(sabotage_names));
   app.footer(
       "The stack runs on free loopback ports with its own PostgreSQL and Redis in a "
       "temporary folder; nothing is left running. Exit code 0 = every invariant held.");

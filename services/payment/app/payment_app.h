@@ -35,6 +35,9 @@ class PaymentObserver {
 struct PaymentAppOptions {
   std::string provider_name = "sandbox";
   std::vector<std::string> callback_secrets;
+  // Sabotage accept-any-signature (services/common/sabotage.h; test builds
+  // only): the signature check is skipped.
+  bool accept_any_signature = false;
   // How long an in-flight idempotency key blocks a concurrent request.
   std::chrono::milliseconds idempotency_lock{30'000};
   // How long keys are kept: at least the provider's longest retry window.
