@@ -66,6 +66,8 @@ struct Options {
   std::string sabotage;
 };
 
+constexpr const char* kNoReconciler = "no-reconciler";
+
 // One way to break a guarantee on purpose, and the check that must then
 // fail. The storm applies the database ones itself; the others are
 // PAYONCE_SABOTAGE values of test builds (services/common/sabotage.h).
@@ -74,25 +76,39 @@ struct Sabotage {
   const char* what;
   const char* caught_by;  // the id of the check that must fail ("1", "L1")
   bool payonce_sabotage;  // set PAYONCE_SABOTAGE=name
-  const char* sql;        // run on the payment database before the stack starts
+  const char* db;         // "payment" or "order": where `sql` runs
+  const char* sql;        // run before the stack starts
 };
 
 constexpr Sabotage kSabotages[] = {
     {"disable-live-index",
      "new payments are no longer \"live\": the one-live-payment index never fires, only the "
      "application's own check stands between concurrent presses and a second debit",
-     "1", false, "ALTER TABLE payments ALTER COLUMN live SET DEFAULT false"},
+     "1", false, "payment", "ALTER TABLE payments ALTER COLUMN live SET DEFAULT false"},
     {"skip-outbox", "a payment's state changes commit without their outbox event", "6", false,
+     "payment",
      "CREATE FUNCTION storm_skip_outbox() RETURNS trigger LANGUAGE plpgsql AS "
      "$$ BEGIN RETURN NULL; END $$; "
      "CREATE TRIGGER storm_skip_outbox BEFORE INSERT ON outbox FOR EACH ROW "
      "EXECUTE FUNCTION storm_skip_outbox()"},
+    {"forget-events",
+     "order-service's inbox forgets every payment event (a trigger drops its rows), so a "
+     "redelivered event is applied again",
+     "3", false, "order",
+     "CREATE FUNCTION storm_forget_events() RETURNS trigger LANGUAGE plpgsql AS "
+     "$$ BEGIN RETURN NULL; END $$; "
+     "CREATE TRIGGER storm_forget_events BEFORE INSERT ON payment_event_inbox FOR EACH ROW "
+     "EXECUTE FUNCTION storm_forget_events()"},
+    {kNoReconciler,
+     "no reconciler runs: nothing refunds a second capture, a capture for a cancelled order or a "
+     "late capture of a failed payment",
+     "9", false, nullptr, nullptr},
     {"accept-any-signature", "payment-service accepts callbacks whatever their signature", "5",
-     true, nullptr},
+     true, nullptr, nullptr},
     {"refuse-payments",
      "payment-service sees every order as cancelled (CreatePayment and RefundPayment refused "
      "with FAILED_PRECONDITION)",
-     "L1", true, nullptr},
+     "L1", true, nullptr, nullptr},
 };
 
 const Sabotage* FindSabotage(const std::string& name) {
@@ -221,7 +237,8 @@ class Storm {
     Say("PostgreSQL on " + std::to_string(servers_->pg_port()) + ", Redis on " +
         std::to_string(servers_->redis_port()) + ", state in " + servers_->dir());
     const Sabotage* sabotage = FindSabotage(o_.sabotage);
-    if (sabotage != nullptr && sabotage->sql != nullptr) servers_->Query("payment", sabotage->sql);
+    if (sabotage != nullptr && sabotage->sql != nullptr)
+      servers_->Query(sabotage->db, sabotage->sql);
     std::map<std::string, std::string> env = {
         {"PAYONCE_LOG_LEVEL", "warn"},
         {"PAYONCE_RELAY_LEASE_MS", "4000"},
@@ -246,8 +263,10 @@ class Storm {
         {"PAYONCE_RECONCILER_NOT_FOUND_GRACE_MS", "30000"},
         {"PAYONCE_RECONCILER_UNCONFIRMED_AFTER_MS", "5000"},
         {"PAYONCE_RECONCILER_SETTLEMENT_LAG_MS", "10000"}};
-    stack_->AddReconciler(reconciler_env);
-    stack_->AddReconciler(reconciler_env);
+    if (o_.sabotage != kNoReconciler) {
+      stack_->AddReconciler(reconciler_env);
+      stack_->AddReconciler(reconciler_env);
+    }
     Connect();
     SetFaults();
     PlanLoad();
@@ -331,7 +350,8 @@ class Storm {
     d.min_delay_ms = 0;
     d.max_delay_ms = 3000;
     d.reorder = true;
-    d.double_charge_rate = 0.02;
+    // Enough double charges for a small run without reconcilers to keep one.
+    d.double_charge_rate = o_.sabotage == kNoReconciler ? 0.2 : 0.02;
     // Enough forgeries for a small sabotaged run to meet some.
     const bool forgeries_matter = o_.sabotage == "accept-any-signature";
     d.forge_rate = forgeries_matter ? 0.2 : 0.01;
@@ -952,6 +972,26 @@ class Storm {
                   "'APPLIED' GROUP BY 1, 2 HAVING count(*) > 1")) {
       c3.Violation("order " + r[0].as<std::string>() + " applied " + r[2].as<std::string>() + " " +
                    r[1].as<std::string>() + " payment events");
+    }
+    // Each payment event is decided once by the order; its redeliveries are
+    // DUPLICATE (the inbox's dedupe), and every event the relay delivered
+    // was decided.
+    std::set<std::string> decided;
+    for (const auto& r :
+         otx.exec("SELECT event_id, count(*) FROM order_timeline WHERE kind = 'payment_event' AND "
+                  "event_id IS NOT NULL AND outcome IS DISTINCT FROM 'DUPLICATE' GROUP BY 1")) {
+      decided.insert(r[0].as<std::string>());
+      if (r[1].as<int64_t>() > 1) {
+        c3.Violation("event " + r[0].as<std::string>() + " decided " + r[1].as<std::string>() +
+                     " times by the order service");
+      }
+    }
+    for (const auto& r :
+         ptx.exec("SELECT event_id, payment_id FROM outbox WHERE delivered_at IS NOT NULL")) {
+      if (!decided.count(r[0].as<std::string>())) {
+        c3.Violation("event " + r[0].as<std::string>() + " of payment " + r[1].as<std::string>() +
+                     " delivered but never decided by the order");
+      }
     }
     checks.push_back(c3);
 
