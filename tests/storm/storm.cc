@@ -67,6 +67,7 @@ struct Options {
 };
 
 constexpr const char* kNoReconciler = "no-reconciler";
+constexpr const char* kForgetNonces = "forget-nonces";
 
 // One way to break a guarantee on purpose, and the check that must then
 // fail. The storm applies the database ones itself; the others are
@@ -99,6 +100,14 @@ constexpr Sabotage kSabotages[] = {
      "$$ BEGIN RETURN NULL; END $$; "
      "CREATE TRIGGER storm_forget_events BEFORE INSERT ON payment_event_inbox FOR EACH ROW "
      "EXECUTE FUNCTION storm_forget_events()"},
+    {kForgetNonces,
+     "PostgreSQL forgets callback nonces (a trigger deletes the old row before each insert): "
+     "only Redis refuses a replay, and Redis goes down and comes back empty",
+     "7", false, "payment",
+     "CREATE FUNCTION storm_forget_nonces() RETURNS trigger LANGUAGE plpgsql AS "
+     "$$ BEGIN DELETE FROM callback_nonces WHERE nonce = NEW.nonce; RETURN NEW; END $$; "
+     "CREATE TRIGGER storm_forget_nonces BEFORE INSERT ON callback_nonces FOR EACH ROW "
+     "EXECUTE FUNCTION storm_forget_nonces()"},
     {kNoReconciler,
      "no reconciler runs: nothing refunds a second capture, a capture for a cancelled order or a "
      "late capture of a failed payment",
@@ -355,7 +364,9 @@ class Storm {
     // Enough forgeries for a small sabotaged run to meet some.
     const bool forgeries_matter = o_.sabotage == "accept-any-signature";
     d.forge_rate = forgeries_matter ? 0.2 : 0.01;
-    d.replay_rate = forgeries_matter ? 0.05 : 0.01;
+    // Enough replays while Redis is down for PostgreSQL's nonce record to
+    // matter.
+    d.replay_rate = o_.sabotage == kForgetNonces ? 0.3 : forgeries_matter ? 0.05 : 0.01;
     d.callback_target_down_retry_ms = 500;
     d.wrong_amount_rate = 0.02;
     d.late_capture_rate = 0.02;
