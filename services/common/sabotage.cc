@@ -7,8 +7,8 @@
 namespace payonce {
 
 const std::vector<std::string_view>& SabotageCatalogue() {
-  static const std::vector<std::string_view> catalogue = {kSabotageRefusePayments,
-                                                          kSabotageAcceptAnySignature};
+  static const std::vector<std::string_view> catalogue = {
+      kSabotageRefusePayments, kSabotageAcceptAnySignature, kSabotageReopenCancelled};
   return catalogue;
 }
 

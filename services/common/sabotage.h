@@ -22,6 +22,11 @@ inline constexpr std::string_view kSabotageRefusePayments = "refuse-payments";
 // (invariant 5: nothing forged gets in).
 inline constexpr std::string_view kSabotageAcceptAnySignature = "accept-any-signature";
 
+// order-service: a payment event is decided as if a CANCELLED order were
+// still PENDING_PAYMENT, so a late success reopens it as PAID (invariant 4:
+// monotonic states).
+inline constexpr std::string_view kSabotageReopenCancelled = "reopen-cancelled";
+
 // Every name PAYONCE_SABOTAGE accepts.
 const std::vector<std::string_view>& SabotageCatalogue();
 

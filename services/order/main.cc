@@ -10,6 +10,7 @@
 #include "services/common/grpc_server.h"
 #include "services/common/lifecycle.h"
 #include "services/common/metrics.h"
+#include "services/common/sabotage.h"
 #include "services/common/settings.h"
 #include "services/order/adapters/grpc/order_grpc_service.h"
 #include "services/order/adapters/pg/pg_order_store.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   std::string group_commit = "true";
   int64_t group_max = 64;
   int64_t group_committers = 2;
+  std::string sabotage;
   ConfigParser parser("order-service", "PayOnce order service (payonce.order.v1.OrderService)");
   AddCommonSettings(parser, settings, kGrpcServer | kDatabase);
   parser.String("PAYONCE_EVENT_GROUP_COMMIT", &group_commit,
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
              "Most payment events in one group-commit transaction");
   parser.Int("PAYONCE_EVENT_GROUP_COMMITTERS", &group_committers, 1, 16,
              "Group-commit transactions in flight at once (each uses one database connection)");
+  AddSabotageSetting(parser, &sabotage);
   parser.ParseOrExit(argc, argv);
 
   Logger log("order-service", settings.log_level);
@@ -61,6 +64,11 @@ int main(int argc, char** argv) {
   SystemClock clock;
   UuidV7Generator ids(clock);
   order::PgOrderStore store(pool);
+  if (sabotage == kSabotageReopenCancelled) {
+    store.SabotageReopenCancelled();
+    log.Warn("SABOTAGE armed: payment events see cancelled orders as payable",
+             {{"sabotage", sabotage}});
+  }
   std::optional<order::EventGroupCommit> event_group;
   if (group_commit == "true") {
     event_group.emplace();

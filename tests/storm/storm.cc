@@ -112,6 +112,10 @@ constexpr Sabotage kSabotages[] = {
      "no reconciler runs: nothing refunds a second capture, a capture for a cancelled order or a "
      "late capture of a failed payment",
      "9", false, nullptr, nullptr},
+    {"reopen-cancelled",
+     "order-service decides payment events as if a cancelled order were still payable, so a "
+     "late success reopens it",
+     "4", true, nullptr, nullptr},
     {"accept-any-signature", "payment-service accepts callbacks whatever their signature", "5",
      true, nullptr, nullptr},
     {"refuse-payments",
@@ -154,6 +158,8 @@ struct CustomerRecord {
   Role role = Role::kPay;
   int refused_presses = 0;
   bool cancelled_after_failures = false;
+  // CancelOrder answered OK: the customer was told the order is cancelled.
+  bool cancel_confirmed = false;
 };
 
 enum class Fault {
@@ -587,6 +593,10 @@ class Storm {
       return orders_->CancelOrder(&ctx, cancel, &out);
     });
     Answer("CancelOrder", s);
+    if (s.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      customers_[order_id].cancel_confirmed = true;
+    }
   }
 
   void AskRefund(const std::string& payment_id, const std::string& key) {
@@ -1027,6 +1037,24 @@ class Storm {
              "AND payment_status = 'REFUNDED')")) {
       c4.Violation("order " + r[0].as<std::string>() + ": " + r[1].as<std::string>() + " -> " +
                    r[2].as<std::string>());
+    }
+    // What a customer was told stays true: an order whose cancellation
+    // CancelOrder confirmed never leaves CANCELLED (the timeline cannot vouch
+    // for this: it is written by the code under test).
+    {
+      std::map<std::string, std::string> final_status;
+      for (const auto& r : otx.exec("SELECT order_id, status FROM orders")) {
+        final_status[r[0].as<std::string>()] = r[1].as<std::string>();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, customer] : customers_) {
+        if (!customer.cancel_confirmed) continue;
+        ++c4.checked;
+        if (final_status[id] != "CANCELLED") {
+          c4.Violation("order " + id + " was confirmed CANCELLED to its customer but ended " +
+                       final_status[id]);
+        }
+      }
     }
     // The row says what its history last recorded.
     for (const auto& r :

@@ -247,6 +247,9 @@ absl::StatusOr<std::vector<absl::StatusOr<ApplyResult>>> PgOrderStore::ApplyInOn
     std::map<std::string, Order> orders;
     for (const auto& r : Exec(tx, kLockOrders, PgArrayLiteral(order_ids))) {
       Order o = OrderFromRow(r);
+      if (reopen_cancelled_ && o.status == OrderStatus::kCancelled) {
+        o.status = OrderStatus::kPendingPayment;
+      }
       orders.emplace(o.order_id, std::move(o));
     }
     std::map<std::string, std::optional<ApplyOutcome>> first_outcomes;

@@ -12,6 +12,9 @@ namespace payonce::order {
 class PgOrderStore final : public OrderStore {
  public:
   explicit PgOrderStore(PgPool& pool) : pool_(pool) {}
+  // Sabotage reopen-cancelled (services/common/sabotage.h; test builds
+  // only): payment events see a CANCELLED order as PENDING_PAYMENT.
+  void SabotageReopenCancelled() { reopen_cancelled_ = true; }
 
   absl::StatusOr<Order> InsertOrGetByRequestId(const OrderRequest& request,
                                                const std::string& order_id) override;
@@ -34,6 +37,7 @@ class PgOrderStore final : public OrderStore {
       const std::vector<PaymentEventInput>& events);
 
   PgPool& pool_;
+  bool reopen_cancelled_ = false;
   std::atomic<int64_t> batches_split_{0};
 };
 
