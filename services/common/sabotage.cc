@@ -8,7 +8,8 @@ namespace payonce {
 
 const std::vector<std::string_view>& SabotageCatalogue() {
   static const std::vector<std::string_view> catalogue = {
-      kSabotageRefusePayments, kSabotageAcceptAnySignature, kSabotageReopenCancelled};
+      kSabotageRefusePayments, kSabotageAcceptAnySignature, kSabotageReopenCancelled,
+      kSabotageAnswerBeforeCommit};
   return catalogue;
 }
 

@@ -27,6 +27,11 @@ inline constexpr std::string_view kSabotageAcceptAnySignature = "accept-any-sign
 // monotonic states).
 inline constexpr std::string_view kSabotageReopenCancelled = "reopen-cancelled";
 
+// payment-service: a verified callback is answered OK at once and applied
+// two seconds later in the background, so a crash in between loses what the
+// provider was told is stored (invariant 6: nothing lost on a crash).
+inline constexpr std::string_view kSabotageAnswerBeforeCommit = "answer-before-commit";
+
 // Every name PAYONCE_SABOTAGE accepts.
 const std::vector<std::string_view>& SabotageCatalogue();
 

@@ -141,6 +141,11 @@ int main(int argc, char** argv) {
   options.provider_name = ps.provider_name;
   options.callback_secrets = ParseSecrets(ps.callback_secrets);
   options.idempotency_ttl = std::chrono::milliseconds(ps.idempotency_ttl_ms);
+  if (ps.sabotage == kSabotageAnswerBeforeCommit) {
+    options.answer_before_commit = true;
+    log.Warn("SABOTAGE armed: callbacks are answered before they are committed",
+             {{"sabotage", ps.sabotage}});
+  }
   if (ps.sabotage == kSabotageAcceptAnySignature) {
     options.accept_any_signature = true;
     log.Warn("SABOTAGE armed: provider callbacks are accepted whatever their signature",

@@ -68,6 +68,7 @@ struct Options {
 
 constexpr const char* kNoReconciler = "no-reconciler";
 constexpr const char* kForgetNonces = "forget-nonces";
+constexpr const char* kAnswerBeforeCommit = "answer-before-commit";
 
 // One way to break a guarantee on purpose, and the check that must then
 // fail. The storm applies the database ones itself; the others are
@@ -116,6 +117,10 @@ constexpr Sabotage kSabotages[] = {
      "order-service decides payment events as if a cancelled order were still payable, so a "
      "late success reopens it",
      "4", true, nullptr, nullptr},
+    {kAnswerBeforeCommit,
+     "payment-service answers a callback OK at once and commits it 2 s later, so a crash in "
+     "between loses what the provider was told is stored",
+     "6", true, nullptr, nullptr},
     {"accept-any-signature", "payment-service accepts callbacks whatever their signature", "5",
      true, nullptr, nullptr},
     {"refuse-payments",

@@ -1,6 +1,7 @@
 #include "services/payment/app/payment_app.h"
 
 #include <chrono>
+#include <thread>
 
 #include "services/common/domain/callback_signature.h"
 #include "services/common/domain/text.h"
@@ -272,6 +273,13 @@ absl::StatusOr<CallbackAnswer> PaymentApp::CheckAndApplyCallback(const CallbackM
     observer_.RedisError();
   } else if (!*fresh) {
     return absl::UnauthenticatedError("callback nonce was already used");
+  }
+  if (options_.answer_before_commit) {
+    std::thread([this, callback] {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      (void)(group_commit_ ? group_commit_->Apply(callback) : store_.ApplyCallback(callback));
+    }).detach();
+    return CallbackAnswer{CallbackEffect::kApplied, Payment{}};
   }
   auto result = group_commit_ ? group_commit_->Apply(callback) : store_.ApplyCallback(callback);
   if (!result.ok()) return result.status();

@@ -38,6 +38,9 @@ struct PaymentAppOptions {
   // Sabotage accept-any-signature (services/common/sabotage.h; test builds
   // only): the signature check is skipped.
   bool accept_any_signature = false;
+  // Sabotage answer-before-commit (test builds only): a verified callback is
+  // answered at once and applied 2 s later on a detached thread.
+  bool answer_before_commit = false;
   // How long an in-flight idempotency key blocks a concurrent request.
   std::chrono::milliseconds idempotency_lock{30'000};
   // How long keys are kept: at least the provider's longest retry window.
