@@ -23,8 +23,9 @@ bool FailpointsCompiledIn() {
 
 void AddSabotageSetting(ConfigParser& parser, std::string* sabotage) {
   std::string names;
-  for (const auto name : SabotageCatalogue())
+  for (const auto name : SabotageCatalogue()) {
     names += (names.empty() ? "" : ", ") + std::string(name);
+  }
   parser.String("PAYONCE_SABOTAGE", sabotage,
                 "Test builds only (PAYONCE_FAILPOINTS): break one guarantee on purpose so the "
                 "storm can show it notices; one of " +
