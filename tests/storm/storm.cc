@@ -68,6 +68,7 @@ struct Options {
 
 constexpr const char* kNoReconciler = "no-reconciler";
 constexpr const char* kForgetNonces = "forget-nonces";
+constexpr const char* kFailedIsFinal = "failed-is-final";
 constexpr const char* kAnswerBeforeCommit = "answer-before-commit";
 
 // One way to break a guarantee on purpose, and the check that must then
@@ -109,6 +110,24 @@ constexpr Sabotage kSabotages[] = {
      "$$ BEGIN DELETE FROM callback_nonces WHERE nonce = NEW.nonce; RETURN NEW; END $$; "
      "CREATE TRIGGER storm_forget_nonces BEFORE INSERT ON callback_nonces FOR EACH ROW "
      "EXECUTE FUNCTION storm_forget_nonces()"},
+    {"lose-paid-orders",
+     "order-service's database silently drops every move of an order to PAID (a trigger "
+     "skips the update) while the service answers APPLIED",
+     "2", false, "order",
+     "CREATE FUNCTION storm_lose_paid() RETURNS trigger LANGUAGE plpgsql AS "
+     "$$ BEGIN IF NEW.status = 'PAID' AND OLD.status <> 'PAID' THEN RETURN NULL; END IF; "
+     "RETURN NEW; END $$; "
+     "CREATE TRIGGER storm_lose_paid BEFORE UPDATE ON orders FOR EACH ROW "
+     "EXECUTE FUNCTION storm_lose_paid()"},
+    {kFailedIsFinal,
+     "payment-service's database keeps a FAILED payment FAILED (a trigger skips the update), so "
+     "a capture that appears after the payment failed is never taken as a late success",
+     "10", false, "payment",
+     "CREATE FUNCTION storm_failed_is_final() RETURNS trigger LANGUAGE plpgsql AS "
+     "$$ BEGIN IF OLD.status = 'FAILED' AND NEW.status <> 'FAILED' THEN RETURN NULL; END IF; "
+     "RETURN NEW; END $$; "
+     "CREATE TRIGGER storm_failed_is_final BEFORE UPDATE ON payments FOR EACH ROW "
+     "EXECUTE FUNCTION storm_failed_is_final()"},
     {kNoReconciler,
      "no reconciler runs: nothing refunds a second capture, a capture for a cancelled order or a "
      "late capture of a failed payment",
@@ -382,7 +401,10 @@ class Storm {
     d.wrong_amount_rate = 0.02;
     // A sabotaged run without the chaos is short: no late captures, whose
     // 40 s would make every quiescence wait a minute.
-    d.late_capture_rate = FindSabotage(o_.sabotage) != nullptr && !o_.chaos ? 0 : 0.02;
+    // (failed-is-final is about late captures: more of them.)
+    d.late_capture_rate = o_.sabotage == kFailedIsFinal                       ? 0.2
+                          : FindSabotage(o_.sabotage) != nullptr && !o_.chaos ? 0
+                                                                              : 0.02;
     d.late_capture_delay_ms = kLateCaptureDelayMs;
     sandboxpb::FaultConfig f;
     provider::ToProto(d, &f);
