@@ -1073,39 +1073,33 @@ class Storm {
     // CancelOrder confirmed never leaves CANCELLED (the timeline cannot vouch
     // for this: it is written by the code under test).
     {
-      std::map<std::string, std::string> final_status;
-      for (const auto& r : otx.exec("SELECT order_id, status FROM orders")) {
-        final_status[r[0].as<std::string>()] = r[1].as<std::string>();
-      }
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [id, customer] : customers_) {
         if (!customer.cancel_confirmed) continue;
         ++c4.checked;
-        if (final_status[id] != "CANCELLED") {
+        if (order_of[id].status != "CANCELLED") {
           c4.Violation("order " + id + " was confirmed CANCELLED to its customer but ended " +
-                       final_status[id]);
+                       order_of[id].status);
         }
       }
     }
     // The row says what its history last recorded.
-    for (const auto& r :
-         ptx.exec("SELECT p.payment_id, p.status, h.new_status FROM payments p LEFT JOIN LATERAL "
-                  "(SELECT new_status FROM payment_history WHERE payment_id = p.payment_id AND "
-                  "new_status IS NOT NULL ORDER BY entry_id DESC LIMIT 1) h ON true "
-                  "WHERE h.new_status IS DISTINCT FROM p.status")) {
-      c4.Violation("payment " + r[0].as<std::string>() + " is " + r[1].as<std::string>() +
-                   " but its history last says " +
-                   (r[2].is_null() ? std::string("nothing") : r[2].as<std::string>()));
-    }
-    for (const auto& r : otx.exec(
-             "SELECT o.order_id, o.status, t.new_status FROM orders o LEFT JOIN LATERAL "
-             "(SELECT new_status FROM order_timeline WHERE order_id = o.order_id AND new_status "
-             "IS NOT NULL ORDER BY entry_id DESC LIMIT 1) t ON true "
-             "WHERE t.new_status IS DISTINCT FROM o.status")) {
-      c4.Violation("order " + r[0].as<std::string>() + " is " + r[1].as<std::string>() +
-                   " but its timeline last says " +
-                   (r[2].is_null() ? std::string("nothing") : r[2].as<std::string>()));
-    }
+    auto row_is_last_entry = [&](pqxx::transaction_base& tx, const std::string& what,
+                                 const std::string& table, const std::string& key,
+                                 const std::string& history, const std::string& history_name) {
+      for (const auto& r :
+           tx.exec("SELECT x." + key + ", x.status, h.new_status FROM " + table +
+                   " x LEFT JOIN LATERAL (SELECT new_status FROM " + history + " WHERE " + key +
+                   " = x." + key +
+                   " AND new_status IS NOT NULL ORDER BY entry_id DESC LIMIT 1) h ON true "
+                   "WHERE h.new_status IS DISTINCT FROM x.status")) {
+        c4.Violation(what + " " + r[0].as<std::string>() + " is " + r[1].as<std::string>() +
+                     " but its " + history_name + " last says " +
+                     (r[2].is_null() ? std::string("nothing") : r[2].as<std::string>()));
+      }
+    };
+    row_is_last_entry(ptx, "payment", "payments", "payment_id", "payment_history", "history");
+    row_is_last_entry(otx, "order", "orders", "order_id", "order_timeline", "timeline");
     checks.push_back(c4);
 
     // 5. Nothing forged gets in.
